@@ -1,0 +1,198 @@
+"""`labkit app ...` and `labkit controller run`: Argo CD's `argocd app` verbs, for the lab.
+
+Every command writes to the Application resource (spec, refresh annotation,
+``operation``) and lets the controller act, exactly as the widgets do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from labkit.apps import AppClient, AppSummary
+from labkit.cli.base import friendly_errors, main
+from labkit.errors import LabStateError
+from labkit.kube import Kube
+from labkit.settings import Settings
+
+
+def _client() -> AppClient:
+    kubeconfig = Settings().state_dir / "kubeconfig"
+    if not kubeconfig.exists():
+        raise LabStateError("no lab is running", hint="run `labkit up` first")
+    return AppClient(Kube(kubeconfig))
+
+
+def _repo_url() -> str:
+    from labkit.git import repo_url
+
+    return repo_url(Settings().state_dir / "repos" / "gitops.git")
+
+
+@main.group(help="Create, inspect and sync Applications (like `argocd app`).")
+def app() -> None:
+    pass
+
+
+@app.command("create", help="Create (or update) an Application for a path of the lab's Git repository.")
+@click.argument("name")
+@click.option("--path", "path", required=True, help="Directory in the repo, e.g. apps/demo.")
+@click.option("--namespace", "dest_namespace", default=None, help="Destination namespace (default: NAME).")
+@click.option("--revision", default="HEAD", show_default=True, help="Branch, tag or commit to follow.")
+@click.option("--auto-sync/--no-auto-sync", default=False, help="Sync automatically when Git changes.")
+@click.option("--prune/--no-prune", default=False, help="Let auto-sync delete objects removed from Git.")
+@click.option(
+    "--self-heal/--no-self-heal", default=False, help="Let auto-sync undo changes made in the cluster."
+)
+@click.option(
+    "--create-namespace/--no-create-namespace", default=True, help="Sync option CreateNamespace=true."
+)
+@click.option("--repo", "repo", default=None, help="Repository URL (default: the lab's Git server).")
+@friendly_errors
+def create(
+    name: str,
+    path: str,
+    dest_namespace: str | None,
+    revision: str,
+    auto_sync: bool,
+    prune: bool,
+    self_heal: bool,
+    create_namespace: bool,
+    repo: str | None,
+) -> None:
+    options = ("CreateNamespace=true",) if create_namespace else ()
+    _client().create(
+        name,
+        repo or _repo_url(),
+        path,
+        dest_namespace or name,
+        target_revision=revision,
+        auto_sync=auto_sync,
+        prune=prune,
+        self_heal=self_heal,
+        sync_options=options,
+    )
+    click.echo(f"application '{name}' created")
+    click.echo(f"next: labkit app get {name}   (or: kubectl get applications -n labkit)")
+
+
+@app.command("list", help="All Applications with their sync and health status.")
+@friendly_errors
+def list_apps() -> None:
+    rows = _client().list()
+    click.echo(f"{'NAME':<20} {'SYNC':<10} {'HEALTH':<12} {'REV':<8} {'AUTO':<5} {'HEAL':<5} PATH")
+    for s in rows:
+        click.echo(
+            f"{s.name:<20} {s.sync:<10} {s.health:<12} {s.revision:<8} {_yn(s.auto_sync):<5} "
+            f"{_yn(s.self_heal):<5} {s.path}"
+        )
+
+
+@app.command("get", help="One Application: status, resources, last operation, conditions.")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole object as JSON.")
+@friendly_errors
+def get(name: str, as_json: bool) -> None:
+    obj = _client().get(name)
+    if as_json:
+        click.echo(json.dumps(obj, indent=2, sort_keys=True))
+        return
+    s, status = AppSummary.from_manifest(obj), obj.get("status") or {}
+    click.echo(f"Name:      {s.name}\nPath:      {s.path}\nSync:      {s.sync} @ {s.revision}")
+    click.echo(f"Health:    {s.health}  {(status.get('health') or {}).get('message', '')}")
+    click.echo(f"Auto-sync: {_yn(s.auto_sync)}   self-heal: {_yn(s.self_heal)}")
+    for c in status.get("conditions") or []:
+        click.secho(f"Condition: {c['type']}: {c['message']}", fg="yellow")
+    op = status.get("operationState") or {}
+    if op:
+        click.echo(f"Operation: {op.get('phase')}: {op.get('message', '')}")
+    click.echo(f"\n{'KIND':<14} {'NAMESPACE':<14} {'NAME':<20} {'STATUS':<10} HEALTH")
+    for r in status.get("resources") or []:
+        health = (r.get("health") or {}).get("status", "")
+        click.echo(f"{r['kind']:<14} {r.get('namespace', ''):<14} {r['name']:<20} {r['status']:<10} {health}")
+
+
+@app.command("diff", help="What differs between Git and the cluster, per resource.")
+@click.argument("name")
+@click.option(
+    "--mode",
+    type=click.Choice(["server-side", "three-way"]),
+    default=None,
+    help="Diff mode (default: the Application's spec.diffMode).",
+)
+@friendly_errors
+def diff(name: str, mode: str | None) -> None:
+    comparison = _client().diff(name, mode)
+    changed = [r for r in comparison.resources if r.diff.text]
+    for r in changed:
+        click.secho(f"===== {r.key} ({r.status.value})", bold=True)
+        click.echo(r.diff.text)
+    if not changed:
+        click.echo(f"no differences: the cluster equals Git at {comparison.revision[:7]}")
+
+
+@app.command("sync", help="Ask the controller to sync now (writes an operation to the Application).")
+@click.argument("name")
+@click.option("--revision", default=None, help="Sync to this revision instead of the target.")
+@click.option("--prune", is_flag=True, help="Also delete tracked objects that are no longer in Git.")
+@click.option("--dry-run", is_flag=True, help="Validate everything on the server; change nothing.")
+@click.option("--wait", is_flag=True, help="Wait until the app is Synced.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait with --wait.")
+@friendly_errors
+def sync(name: str, revision: str | None, prune: bool, dry_run: bool, wait: bool, timeout: float) -> None:
+    client = _client()
+    client.sync(name, revision=revision, prune=prune, dry_run=dry_run)
+    click.echo(f"sync of '{name}' requested")
+    if wait:
+        obj = client.wait(name, sync=None if revision else "Synced", timeout_s=timeout)
+        op = (obj.get("status") or {}).get("operationState") or {}
+        click.echo(f"{op.get('phase', '?')}: {op.get('message', '')}")
+
+
+@app.command("refresh", help="Ask the controller to look at Git now (annotation labkit.dev/refresh).")
+@click.argument("name")
+@click.option("--hard", is_flag=True, help="Also forget rendered manifests cached for this commit.")
+@friendly_errors
+def refresh(name: str, hard: bool) -> None:
+    _client().refresh(name, hard)
+    click.echo(f"refresh of '{name}' requested")
+
+
+@app.command("set", help="Change the sync policy.")
+@click.argument("name")
+@click.option("--auto-sync/--no-auto-sync", default=None)
+@click.option("--self-heal/--no-self-heal", default=None)
+@click.option("--prune/--no-prune", default=None)
+@friendly_errors
+def set_policy(name: str, auto_sync: bool | None, self_heal: bool | None, prune: bool | None) -> None:
+    _client().set_policy(name, auto_sync=auto_sync, self_heal=self_heal, prune=prune)
+    click.echo(f"application '{name}' updated")
+
+
+@app.command("delete", help="Delete an Application (with --cascade, its resources too).")
+@click.argument("name")
+@click.option("--cascade", is_flag=True, help="Let the controller delete the app's resources first.")
+@friendly_errors
+def delete(name: str, cascade: bool) -> None:
+    _client().delete(name, cascade)
+    click.echo(f"application '{name}' deleted" + (" (resources are being pruned)" if cascade else ""))
+
+
+@main.group(help="The pull agent (normally started by `labkit up`).")
+def controller() -> None:
+    pass
+
+
+@controller.command("run", help="Run the controller in the foreground.")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None)
+@friendly_errors
+def controller_run(state_dir: Path | None) -> None:
+    from labkit import agent
+
+    agent.run(state_dir or Settings().state_dir)
+
+
+def _yn(value: bool) -> str:
+    return "yes" if value else "no"

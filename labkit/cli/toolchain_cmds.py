@@ -1,0 +1,63 @@
+"""`labkit toolchain ensure|status`: the control-plane binaries from the command line.
+
+`make binaries` calls `labkit toolchain ensure`; `status` shows where each
+binary comes from without building anything. Both are thin layers over
+:mod:`labkit.cluster.toolchain`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+
+import click
+
+from labkit.cli.base import friendly_errors, main
+from labkit.cluster import toolchain
+from labkit.settings import Settings
+
+
+@main.group(name="toolchain", help="Build, find and check the pinned control-plane binaries.")
+def toolchain_group() -> None:
+    pass
+
+
+@toolchain_group.command(name="ensure")
+@click.option("--rebuild", is_flag=True, help="Rebuild (or re-download) even when the cache verifies.")
+@friendly_errors
+def ensure_cmd(rebuild: bool) -> None:
+    """Make sure every binary is present: cache, else build with Go, else download."""
+    start = time.monotonic()
+
+    def progress(message: str) -> None:
+        click.echo(f"[{time.monotonic() - start:6.1f}s] {message}")
+
+    tools = toolchain.ensure(Settings(), rebuild=rebuild, progress=progress)
+    width = max(len(name) for name in tools.paths)
+    for name, path in tools.paths.items():
+        click.echo(f"  {name:<{width}}  {tools.sources[name]:<8} {path}")
+    click.echo(f"toolchain ready in {time.monotonic() - start:.1f} s; next: labkit up")
+
+
+@toolchain_group.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@friendly_errors
+def status_cmd(as_json: bool) -> None:
+    """Show where each binary comes from; exit 1 if ensure still has work to do."""
+    rows = toolchain.status(Settings())
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+    else:
+        for r in rows:
+            mark = "ok " if r.ok else "-- "
+            if r.path:
+                where = r.path
+            elif r.source == "missing":
+                where = f"(missing: {r.detail})"
+            else:
+                where = f"(ensure would {r.source} it: {r.detail})"
+            click.echo(f"{mark}{r.binary:<24} {r.version:<9} {r.source:<8} {where}")
+        if not all(r.ok for r in rows):
+            click.echo("next step: labkit toolchain ensure")
+    raise SystemExit(0 if all(r.ok for r in rows) else 1)

@@ -1,0 +1,299 @@
+"""The pull agent: an Argo CD-shaped controller that keeps the cluster equal to Git.
+
+Read this file top to bottom to see how Argo CD works inside. Work arrives
+in a queue (``labkit.gitops.workqueue``) from four sources:
+
+- **Git refresh** — a poll timer per app (interval + jitter), the webhook
+  that the Git server's ``post-receive`` hook calls, and the manual refresh
+  annotation ``labkit.dev/refresh``. Only a refresh asks Git for a new
+  revision: a commit stays unseen until one of these happens.
+- **Live state** — watches on every kind the apps manage
+  (``labkit.gitops.livecache``). A ``kubectl scale`` is seen from the watch
+  event itself, within a fraction of a second.
+- **The Application itself** — a spec change or an ``operation`` written by
+  the CLI or a widget (they never touch the cluster themselves).
+- **Timers** — self-heal and retry backoff, a sync waiting for health.
+
+One worker takes an app from the queue and reconciles it (:meth:`process`):
+refresh if asked → compare desired with live → decide (manual operation,
+auto-sync, self-heal) → advance the sync step machine → write status.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Any
+
+from labkit.errors import LabkitError
+from labkit.events import Timeline
+from labkit.gitops import application as appdef
+from labkit.gitops import status as st
+from labkit.gitops.application import REFRESH_ANNOTATION, AppSpec, InvalidSpec, SyncStatus
+from labkit.gitops.livecache import LiveCache
+from labkit.gitops.operations import Operations
+from labkit.gitops.reconcile import Comparison, compare
+from labkit.gitops.record import AppRecord, one_line
+from labkit.gitops.source import SourceCache
+from labkit.gitops.webhook import WebhookServer
+from labkit.gitops.workqueue import WorkQueue
+from labkit.kube import Kube
+from labkit.settings import ControllerSettings
+
+Manifest = dict[str, Any]
+API_VERSION = f"{appdef.GROUP}/{appdef.VERSION}"
+log = logging.getLogger(__name__)
+
+REFRESH_REASONS = {"startup", "spec", "webhook", "refresh", "hard-refresh"}
+
+
+class Controller:
+    """Watches Applications and their resources, and reconciles them one at a time."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        timeline: Timeline,
+        settings: ControllerSettings | None = None,
+        *,
+        webhook_secret: bytes | None = None,
+        namespace: str = appdef.APP_NAMESPACE,
+    ) -> None:
+        self.kube = kube
+        self.timeline = timeline
+        self.settings = settings or ControllerSettings()
+        self.namespace = namespace
+        self.queue = WorkQueue()
+        self.source = SourceCache(is_namespaced=kube.is_namespaced)
+        self.live = LiveCache(kube, self._on_resource_change)
+        self.apps: dict[str, AppRecord] = {}
+        self.ops = Operations(self)
+        self.webhook = WebhookServer(webhook_secret, self._on_push) if webhook_secret else None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._seen: dict[str, tuple[Any, ...]] = {}
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> Controller:
+        """Start the watch on Applications, the webhook server and the worker."""
+        if self.webhook is not None:
+            self.webhook.start()
+        for target, name in ((self._watch_apps, "watch-apps"), (self._work, "worker")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.close()
+        self.live.stop()
+        if self.webhook is not None:
+            self.webhook.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            item = self.queue.get(timeout_s=1.0)
+            if item is None:
+                continue
+            name, reasons = item
+            try:
+                self.process(name, reasons)
+            except LabkitError as e:
+                # Broken infrastructure (API server down, ...): keep running,
+                # try again shortly. Bad input never gets here: it becomes a
+                # condition on the Application instead.
+                log.warning("reconcile of %s failed: %s", name, str(e).splitlines()[0])
+                self.queue.later(2.0, name, "retry-after-error")
+            except Exception:
+                log.exception("bug while reconciling %s", name)
+                self.queue.later(5.0, name, "retry-after-error")
+
+    # -- inputs: the loops feed the queue --------------------------------------
+
+    def _watch_apps(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for event_type, obj in self.kube.watch(
+                    API_VERSION, appdef.KIND, self.namespace, stop=self._stop
+                ):
+                    self._on_app_event(event_type, obj)
+            except LabkitError as e:
+                log.warning("watch on Applications lost: %s; reconnecting", str(e).splitlines()[0])
+                self._stop.wait(1.0)
+
+    def _on_app_event(self, event_type: str, obj: Manifest) -> None:
+        meta = obj.get("metadata") or {}
+        name = meta.get("name", "")
+        if event_type == "DELETED":
+            self._seen.pop(name, None)
+            self.queue.add(name, "deleted")
+            return
+        # Our own status writes also arrive here; only changes a user makes
+        # (spec, operation, refresh annotation, deletion) need a reconcile.
+        marker = (
+            meta.get("generation"),
+            repr(obj.get("operation")),
+            (meta.get("annotations") or {}).get(REFRESH_ANNOTATION),
+            meta.get("deletionTimestamp"),
+        )
+        previous = self._seen.get(name)
+        self._seen[name] = marker
+        if previous is None:
+            self.queue.add(name, "startup")
+        elif previous != marker:
+            self.queue.add(name, "spec" if previous[0] != marker[0] else "operation")
+
+    def _on_resource_change(self, app: str, key: appdef.ResourceKey, event_type: str) -> None:
+        record = self.apps.get(app)
+        if record is not None and record.flux_style:
+            return  # Flux-style apps look at the cluster only on their interval.
+        self.queue.add(app, "resource")
+
+    def _on_push(self, payload: dict[str, Any]) -> None:
+        self.timeline.append(
+            "controller", "webhook_received", revision=payload.get("after"), ref=payload.get("ref")
+        )
+        repo = str(payload.get("repository") or "")
+        for name, record in list(self.apps.items()):
+            if not repo or not record.repo_url or record.repo_url == repo:
+                self.queue.add(name, "webhook")
+
+    # -- one reconcile ------------------------------------------------------------
+
+    def process(self, name: str, reasons: set[str]) -> None:
+        """Reconcile one Application: refresh, compare, act, write status."""
+        obj = self.kube.get(API_VERSION, appdef.KIND, name, self.namespace)
+        if obj is None:
+            self.apps.pop(name, None)
+            return
+        record = self.apps.get(name) or AppRecord.from_status(name, obj.get("status") or {})
+        self.apps[name] = record
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            self.ops.finalize(obj, record)
+            return
+        try:
+            spec = AppSpec.from_manifest(obj)
+        except InvalidSpec as e:
+            record.invalid_spec = str(e)
+            self._write_status(obj, None, record)
+            return
+        record.invalid_spec = ""
+        record.repo_url, record.flux_style = spec.repo_url, _flux_style(obj)
+        self._refresh(obj, spec, record, reasons)
+        comparison = self._compare(spec, record)
+        self._observe(spec, record, comparison)
+        self.ops.act(obj, spec, record, comparison)
+        self._write_status(obj, spec, record)
+
+    def _refresh(self, obj: Manifest, spec: AppSpec, record: AppRecord, reasons: set[str]) -> None:
+        annotation = ((obj.get("metadata") or {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
+        due = "poll" in reasons and time.monotonic() >= record.next_poll_at - 0.05
+        if not (reasons & REFRESH_REASONS or annotation or due or record.revision is None):
+            return
+        if annotation == "hard":
+            self.source.clear()
+        trigger = (
+            "annotation" if annotation else ("poll" if due else ",".join(sorted(reasons & REFRESH_REASONS)))
+        )
+        self.timeline.append("controller", "refresh_started", app=spec.name, trigger=trigger)
+        try:
+            sha = self.source.resolve(spec.repo_url, spec.target_revision)
+            record.refresh_error = ""
+            if sha != record.revision:
+                self.timeline.append(
+                    "controller",
+                    "revision_detected",
+                    app=spec.name,
+                    revision=sha,
+                    previous=record.revision,
+                    trigger=trigger,
+                )
+            record.revision = sha
+        except LabkitError as e:
+            record.refresh_error = one_line(e)
+        if annotation:
+            patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
+            self.kube.patch(API_VERSION, appdef.KIND, spec.name, self.namespace, patch)
+        self._schedule_poll(spec, record)
+
+    def _schedule_poll(self, spec: AppSpec, record: AppRecord) -> None:
+        interval = spec.poll_interval_s or self.settings.poll_interval_s
+        delay = interval + random.uniform(0, self.settings.poll_jitter_s)
+        record.next_poll_at = time.monotonic() + delay
+        self.queue.later(delay, spec.name, "poll")
+
+    def _compare(self, spec: AppSpec, record: AppRecord) -> Comparison | None:
+        if record.revision is None:
+            return None
+        try:
+            desired = self.source.desired(
+                spec.name, spec.repo_url, spec.path, record.revision, spec.dest_namespace
+            )
+        except LabkitError as e:
+            record.render_error = one_line(e)
+            record.comparison = None
+            return None
+        record.render_error = ""
+        kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in desired} | record.kinds
+        known = {k for k in kinds if self.kube.is_namespaced(*k) is not None}
+        for api_version, kind in sorted(known):
+            self.live.ensure_watch(api_version, kind)
+        record.kinds = known
+        live = self.live.tracked(spec.name, sorted(known))
+        return compare(
+            spec.name,
+            record.revision,
+            list(desired.objects),
+            live,
+            diff_mode=spec.diff_mode,
+            predict=self._predict,
+        )
+
+    def _predict(self, obj: Manifest) -> tuple[Manifest | None, str]:
+        result = self.kube.apply(obj, dry_run=True)
+        return (result.obj, "") if result.ok else (None, result.message)
+
+    def _observe(self, spec: AppSpec, record: AppRecord, comparison: Comparison | None) -> None:
+        """Write what changed to the timeline: diff, drift, healed, healthy."""
+        previous, record.comparison = record.comparison, comparison
+        if comparison is None:
+            return
+        name, rev = spec.name, comparison.revision
+        if previous is None or (previous.sync_status, previous.revision) != (comparison.sync_status, rev):
+            self.timeline.append(
+                "controller",
+                "diff_computed",
+                app=name,
+                revision=rev,
+                sync=comparison.sync_status.value,
+                out_of_sync=sorted(str(k) for k in comparison.out_of_sync()),
+            )
+        self.ops.observe_drift(spec, record, comparison)
+        if (
+            comparison.sync_status is SyncStatus.Synced
+            and comparison.health.status.healthy
+            and record.healthy_revision != rev
+        ):
+            record.healthy_revision = rev
+            self.timeline.append("controller", "healthy", app=name, revision=rev)
+
+    def _write_status(self, obj: Manifest, spec: AppSpec | None, record: AppRecord) -> None:
+        old = obj.get("status") or {}
+        new = record.status(spec, old)
+        comparable = {k: v for k, v in new.items() if k != "reconciledAt"}
+        if comparable == {k: v for k, v in old.items() if k != "reconciledAt"}:
+            return
+        new["reconciledAt"] = st.iso(time.time())
+        self.kube.patch_status(API_VERSION, appdef.KIND, record.name, self.namespace, new)
+
+
+def _flux_style(obj: Manifest) -> bool:
+    """Apps annotated ``labkit.dev/drift-detection: interval`` ignore watch events, like Flux."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return annotations.get("labkit.dev/drift-detection") == "interval"

@@ -1,0 +1,142 @@
+"""Compare: pair what Git declares with what runs, and judge each pair.
+
+This is the "reconcile" half of the controller, kept free of threads and
+timers so it reads like the definition of GitOps: for every object, is the
+live one equal to the desired one (sync status), and is it working (health)?
+
+``compare`` takes the desired objects, the live tracked objects, and a
+``predict`` function that asks the API server what an object would look like
+after a server-side apply (a dry run). The result is plain data that the
+controller writes into ``Application.status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from labkit.gitops.application import (
+    HOOK_ANNOTATION,
+    HealthStatus,
+    ResourceKey,
+    SyncStatus,
+)
+from labkit.gitops.diff import ResourceDiff, server_side_diff, three_way_diff
+from labkit.gitops.health import Health, app_health, health_of
+from labkit.gitops.plan import pair
+
+Manifest = dict[str, Any]
+Predict = Callable[[Manifest], tuple[Manifest | None, str]]
+"""Dry-run apply of a desired object: (predicted live object, error message or "")."""
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """One object of the app: desired vs live, its diff and its health."""
+
+    key: ResourceKey
+    api_version: str
+    desired: Manifest | None
+    live: Manifest | None
+    diff: ResourceDiff
+    health: Health | None
+    message: str = ""
+
+    @property
+    def status(self) -> SyncStatus:
+        return self.diff.status
+
+    @property
+    def requires_pruning(self) -> bool:
+        return self.desired is None and self.live is not None
+
+    def to_status(self) -> Manifest:
+        """The entry of ``status.resources`` (Argo CD's ResourceStatus shape)."""
+        group, _, version = self.api_version.rpartition("/")
+        entry: Manifest = {
+            "group": group,
+            "version": version,
+            "kind": self.key.kind,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "status": self.status.value,
+        }
+        if self.health is not None:
+            entry["health"] = {"status": self.health.status.value}
+            if self.health.message:
+                entry["health"]["message"] = self.health.message
+        elif self.live is None and self.desired is not None:
+            entry["health"] = {"status": HealthStatus.Missing.value}
+        if self.requires_pruning:
+            entry["requiresPruning"] = True
+        if self.message:
+            entry["message"] = self.message
+        return entry
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The whole app at one revision: per-resource states plus the summary."""
+
+    revision: str
+    resources: tuple[ResourceState, ...]
+    sync_status: SyncStatus
+    health: Health
+
+    def out_of_sync(self) -> set[ResourceKey]:
+        return {r.key for r in self.resources if r.status is not SyncStatus.Synced}
+
+    def get(self, key: ResourceKey) -> ResourceState | None:
+        return next((r for r in self.resources if r.key == key), None)
+
+
+def is_hook(obj: Manifest | None) -> bool:
+    """Hooks (Jobs run around a sync) are not compared, like Argo CD."""
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    return bool(annotations.get(HOOK_ANNOTATION))
+
+
+def compare(
+    app: str,
+    revision: str,
+    desired: list[Manifest],
+    live: list[Manifest],
+    *,
+    diff_mode: str = "server-side",
+    predict: Predict | None = None,
+) -> Comparison:
+    """Pair desired and live objects and judge every pair."""
+    pairs = pair([d for d in desired if not is_hook(d)], [x for x in live if not is_hook(x)], app)
+    states = tuple(_judge(p.key, p.desired, p.live, diff_mode, predict) for p in pairs)
+    status = SyncStatus.Synced if all(s.status is SyncStatus.Synced for s in states) else SyncStatus.OutOfSync
+    missing = sum(1 for s in states if s.live is None and s.desired is not None)
+    health = app_health((s.health for s in states if s.live is not None), missing=missing)
+    return Comparison(revision, states, status, health)
+
+
+def _judge(
+    key: ResourceKey,
+    desired: Manifest | None,
+    live: Manifest | None,
+    diff_mode: str,
+    predict: Predict | None,
+) -> ResourceState:
+    api_version = str((desired or live or {}).get("apiVersion", ""))
+    message = ""
+    if diff_mode == "three-way" or predict is None or desired is None:
+        diff = three_way_diff(key, desired, live) if diff_mode == "three-way" else None
+        if diff is None:
+            diff = server_side_diff(key, None if desired is None else desired, live)
+    else:
+        predicted, error = predict(desired)
+        if error:
+            # The dry run itself failed (invalid object, immutable field,
+            # unknown kind): the resource cannot be in sync, and the message
+            # is the API server's own words.
+            message = error
+            diff = ResourceDiff(key, SyncStatus.OutOfSync, "server-side", (), f"dry run failed: {error}")
+        else:
+            diff = server_side_diff(key, predicted, live)
+    health = health_of(live) if live is not None else None
+    return ResourceState(key, api_version, desired, live, diff, health, message)

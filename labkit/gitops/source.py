@@ -1,0 +1,95 @@
+"""Git -> desired objects: read an Application's path at a revision and render it.
+
+The controller calls :meth:`SourceCache.desired` whenever it needs the state
+Git declares. Rendering is cached by (commit sha, path): a commit never
+changes, so the same revision is rendered once however often the app is
+compared (Argo CD's repo-server keeps the same kind of cache). A hard refresh
+(``labkit.dev/refresh: hard``) clears it.
+
+Only local repositories (``file://`` URLs or plain paths) are supported: the
+lab's Git server is a bare repository on disk.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from labkit import git
+from labkit.errors import GitError
+from labkit.gitops.render import RenderError, render
+
+Manifest = dict[str, Any]
+
+
+class SourceError(GitError):
+    """The Application's source cannot be read (repo, revision or path)."""
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What Git declares for one app at one commit."""
+
+    revision: str
+    objects: tuple[Manifest, ...]
+
+
+def repo_path(repo_url: str) -> Path:
+    """The bare repository on disk that a ``file://`` URL (or plain path) names."""
+    parsed = urlparse(repo_url)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path))
+    raise SourceError(
+        f"repoURL {repo_url!r} is not a local repository",
+        hint="this lab's controller reads local Git repositories: use the URL `labkit repo url` prints",
+    )
+
+
+class SourceCache:
+    """Resolve revisions and render app paths, remembering rendered commits."""
+
+    def __init__(self, is_namespaced: Callable[[str, str], bool | None] | None = None) -> None:
+        self.is_namespaced = is_namespaced
+        self._rendered: dict[tuple[str, str, str, str], tuple[Manifest, ...]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, repo_url: str, revision: str) -> str:
+        """The full commit sha that ``revision`` (HEAD, branch, tag, sha) names now."""
+        bare = repo_path(repo_url)
+        if not bare.exists():
+            raise SourceError(
+                f"repository {repo_url} does not exist or is unreadable",
+                hint="check spec.source.repoURL, or run `labkit up` to recreate the lab's Git server",
+            )
+        return git.LabRepo(bare, bare).resolve(revision)
+
+    def desired(self, app: str, repo_url: str, path: str, revision_sha: str, dest_namespace: str) -> Desired:
+        """Render ``path`` at ``revision_sha`` for ``app`` (cached per commit)."""
+        key = (app, revision_sha, path, dest_namespace)
+        with self._lock:
+            cached = self._rendered.get(key)
+        if cached is not None:
+            return Desired(revision_sha, cached)
+        bare = repo_path(repo_url)
+        with tempfile.TemporaryDirectory(prefix="labkit-render-") as tmp:
+            dest = Path(tmp) / "src"
+            sha = git.export_tree(bare, revision_sha, path, dest)
+            kwargs: dict[str, Any] = {}
+            if self.is_namespaced is not None:
+                kwargs["is_namespaced"] = self.is_namespaced
+            objects = tuple(render(dest, app=app, dest_namespace=dest_namespace, display_path=path, **kwargs))
+        with self._lock:
+            self._rendered[key] = objects
+        return Desired(sha, objects)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rendered.clear()
+
+
+__all__ = ["Desired", "RenderError", "SourceCache", "SourceError", "repo_path"]

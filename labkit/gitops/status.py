@@ -1,0 +1,106 @@
+"""Build ``Application.status`` from comparisons and sync runs (Argo CD's shape).
+
+Pure functions that turn controller results into the dicts stored in the
+Application's status subresource, so that ``kubectl get applications -o yaml``
+reads like Argo CD's ``argocd app get``: ``sync``, ``health``, ``resources``,
+``conditions``, ``operationState``, ``history`` and ``reconciledAt``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from labkit.gitops.application import AppSpec, OperationPhase, SyncOperation, SyncStatus
+from labkit.gitops.reconcile import Comparison
+from labkit.gitops.sync import SyncRun
+
+Manifest = dict[str, Any]
+
+# Condition types, as Argo CD names them.
+INVALID_SPEC = "InvalidSpecError"
+COMPARISON_ERROR = "ComparisonError"
+SYNC_ERROR = "SyncError"
+CLUSTER_ERROR = "UnknownError"
+
+
+def iso(ts: float) -> str:
+    """A Kubernetes-style UTC timestamp (second precision, as the API server keeps them)."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sync_status(spec: AppSpec, comparison: Comparison | None, revision: str | None) -> Manifest:
+    status = comparison.sync_status if comparison else SyncStatus.Unknown
+    out: Manifest = {
+        "status": status.value,
+        "comparedTo": {
+            "source": {"repoURL": spec.repo_url, "path": spec.path, "targetRevision": spec.target_revision},
+            "destination": {"namespace": spec.dest_namespace},
+        },
+    }
+    if revision:
+        out["revision"] = revision
+    return out
+
+
+def health_status(comparison: Comparison | None) -> Manifest:
+    if comparison is None:
+        return {"status": "Unknown", "message": "not compared yet"}
+    out: Manifest = {"status": comparison.health.status.value}
+    if comparison.health.message:
+        out["message"] = comparison.health.message
+    return out
+
+
+def conditions(errors: dict[str, str], now: float, previous: list[Manifest] | None = None) -> list[Manifest]:
+    """One condition per error type; keep the first-seen time of ones that persist."""
+    seen = {(c.get("type"), c.get("message")): c.get("lastTransitionTime") for c in previous or []}
+    return [
+        {"type": kind, "message": message, "lastTransitionTime": seen.get((kind, message)) or iso(now)}
+        for kind, message in sorted(errors.items())
+    ]
+
+
+def operation_state(run: SyncRun, op: SyncOperation) -> Manifest:
+    """``status.operationState`` for a running or finished sync."""
+    state: Manifest = {
+        "operation": {
+            "sync": {"revision": run.revision, "prune": op.prune, "dryRun": op.dry_run},
+            "initiatedBy": {"username": op.initiated_by or "labkit", "automated": op.automated},
+        },
+        "phase": run.phase.value,
+        "message": run.message,
+        "startedAt": iso(run.started_at),
+        "syncResult": {
+            "revision": run.revision,
+            "resources": [r.to_status() for r in run.results],
+        },
+    }
+    if run.finished_at is not None:
+        state["finishedAt"] = iso(run.finished_at)
+    return state
+
+
+def add_history(history: list[Manifest], spec: AppSpec, run: SyncRun, op: SyncOperation) -> list[Manifest]:
+    """Append one entry for a successful sync, trimmed to revisionHistoryLimit.
+
+    An entry is keyed by the revision and the sync's start time, so a
+    controller that restarts and finishes the same sync again does not add a
+    duplicate.
+    """
+    if run.phase is not OperationPhase.Succeeded or op.dry_run:
+        return history
+    started = iso(run.started_at)
+    if any(h.get("revision") == run.revision and h.get("deployStartedAt") == started for h in history):
+        return history
+    next_id = max((int(h.get("id", 0)) for h in history), default=-1) + 1
+    entry = {
+        "id": next_id,
+        "revision": run.revision,
+        "deployStartedAt": started,
+        "deployedAt": iso(run.finished_at or run.started_at),
+        "source": {"repoURL": spec.repo_url, "path": spec.path, "targetRevision": spec.target_revision},
+        "initiatedBy": {"username": op.initiated_by or "labkit", "automated": op.automated},
+    }
+    limit = max(spec.revision_history_limit, 1)
+    return (history + [entry])[-limit:]

@@ -1,0 +1,73 @@
+"""Auto-sync, self-heal and retry decisions (labkit.gitops.policy)."""
+
+from __future__ import annotations
+
+from labkit.gitops.application import AppSpec, HealthStatus, ResourceKey, Retry, SyncStatus
+from labkit.gitops.diff import ResourceDiff
+from labkit.gitops.health import Health
+from labkit.gitops.policy import Act, Memory, decide, heal_delay
+from labkit.gitops.reconcile import Comparison, ResourceState
+from labkit.settings import ControllerSettings
+
+KEY = ResourceKey("apps", "Deployment", "demo", "web")
+SETTINGS = ControllerSettings()
+
+
+def comparison(status: SyncStatus, revision: str = "a" * 40) -> Comparison:
+    diff = ResourceDiff(KEY, status, "server-side", ("spec.replicas",), "")
+    state = ResourceState(KEY, "apps/v1", {}, {}, diff, Health(HealthStatus.Healthy))
+    return Comparison(revision, (state,), status, Health(HealthStatus.Healthy))
+
+
+def spec(**kw: object) -> AppSpec:
+    return AppSpec(name="demo", repo_url="file:///r.git", path="apps/demo", **kw)  # type: ignore[arg-type]
+
+
+def test_self_heal_backoff_follows_argo_cd_0_2_6_18_54_162_then_cap_300() -> None:
+    delays = [heal_delay(n, SETTINGS) for n in range(8)]
+    assert delays == [0, 2, 6, 18, 54, 162, 300, 300]
+
+
+def test_nothing_happens_when_in_sync() -> None:
+    assert decide(spec(automated=True), comparison(SyncStatus.Synced), Memory(), 0, SETTINGS).act is Act.Nothing
+
+
+def test_out_of_sync_without_auto_sync_waits_for_a_human() -> None:
+    d = decide(spec(), comparison(SyncStatus.OutOfSync), Memory(), 0, SETTINGS)
+    assert d.act is Act.Nothing and "auto-sync is off" in d.reason
+
+
+def test_auto_sync_acts_once_per_new_revision() -> None:
+    d = decide(spec(automated=True), comparison(SyncStatus.OutOfSync, "b" * 40), Memory("a" * 40), 0, SETTINGS)
+    assert d.act is Act.AutoSync
+
+
+def test_drift_stays_when_self_heal_is_off() -> None:
+    d = decide(spec(automated=True), comparison(SyncStatus.OutOfSync), Memory("a" * 40), 0, SETTINGS)
+    assert d.act is Act.Nothing and "selfHeal is off" in d.reason
+
+
+def test_self_heal_syncs_only_out_of_sync_resources_then_backs_off() -> None:
+    memory = Memory("a" * 40)
+    first = decide(spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 100.0, SETTINGS)
+    assert first.act is Act.SelfHeal and first.resources == frozenset({KEY})
+    memory.heal_attempts, memory.last_heal_at = 1, 100.0
+    second = decide(spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 101.0, SETTINGS)
+    assert second.act is Act.Wait and abs(second.wait_s - 1.0) < 1e-9
+    third = decide(spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 102.5, SETTINGS)
+    assert third.act is Act.SelfHeal
+
+
+def test_failed_auto_sync_of_a_revision_is_not_retried_without_retry_policy() -> None:
+    memory = Memory("a" * 40, last_failed=True)
+    d = decide(spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 0, SETTINGS)
+    assert d.act is Act.Nothing and "not retried" in d.reason
+
+
+def test_failed_auto_sync_is_retried_with_backoff_when_retry_allows() -> None:
+    memory = Memory("a" * 40, last_failed=True, last_attempt_at=100.0)
+    s = spec(automated=True, retry=Retry(limit=2))
+    assert decide(s, comparison(SyncStatus.OutOfSync), memory, 101.0, SETTINGS).act is Act.Wait
+    assert decide(s, comparison(SyncStatus.OutOfSync), memory, 106.0, SETTINGS).act is Act.Retry
+    memory.retries = 2
+    assert decide(s, comparison(SyncStatus.OutOfSync), memory, 1000.0, SETTINGS).act is Act.Nothing
