@@ -11,6 +11,7 @@ which recomputes the diff locally with the controller's own pure functions
 
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,7 @@ class AppClient:
             raise AppError(f"Application {name!r} not found", hint="list them with `labkit app list`")
         return obj
 
-    def list(self) -> list[AppSummary]:
+    def list(self) -> builtins.list[AppSummary]:
         items = self.kube.list(API_VERSION, appdef.KIND, self.namespace)
         return sorted((AppSummary.from_manifest(o) for o in items), key=lambda s: s.name)
 
@@ -94,7 +95,7 @@ class AppClient:
         revision: str | None = None,
         prune: bool = False,
         dry_run: bool = False,
-        resources: list[ResourceKey] | None = None,
+        resources: builtins.list[ResourceKey] | None = None,
     ) -> None:
         """Ask the controller to sync (writes the ``operation`` field)."""
         self.get(name)

@@ -426,7 +426,7 @@ def export_tree(bare: Path, revision: str, path: str, dest: Path) -> str:
     repo = LabRepo(bare, bare)
     sha = repo.resolve(revision)
     rel = _clean_relpath(path)
-    treeish = f"{sha}:{rel}" if rel else sha
+    treeish = f"{sha}:{rel}"  # "<sha>:" alone names the root tree
     try:
         kind = str(repo._bare_git("cat-file", "-t", treeish))
     except GitError as e:

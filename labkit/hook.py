@@ -232,7 +232,7 @@ def handle(update: RefUpdate, state_dir: Path, bare: Path, ts_ns: int, python: s
 def main(argv: Sequence[str] | None = None, stdin: Iterable[str] | None = None) -> int:
     """Entry point of ``python -m labkit.hook``; always returns 0 so the push stands."""
     ts_ns = time.time_ns()
-    parser = argparse.ArgumentParser(prog="python -m labkit.hook", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m labkit.hook", description="the lab's post-receive hook")
     parser.add_argument("--state-dir", required=True, type=Path, help="the lab's state directory")
     parser.add_argument("--git-dir", type=Path, default=None, help="the bare repo (default: $GIT_DIR)")
     args = parser.parse_args(argv)

@@ -15,6 +15,7 @@ delay added to pod-ready.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -104,15 +105,17 @@ def stages(cluster: ClusterSettings) -> list[Manifest]:
     ]
 
 
-def kwokctl_configuration(cluster: ClusterSettings) -> Manifest:
-    """The KwokctlConfiguration: every component on 127.0.0.1, node leases on."""
+def kwokctl_configuration(ports: Mapping[str, int]) -> Manifest:
+    """The KwokctlConfiguration: every component on 127.0.0.1 at the given ports, node leases on.
+
+    ``ports`` maps kwokctl option names (``kubeApiserverPort``, ``etcdPort``...) to TCP ports.
+    """
     options: Manifest = {
         "bindAddress": "127.0.0.1",
         "runtime": "binary",
         "nodeLeaseDurationSeconds": NODE_LEASE_SECONDS,
+        **ports,
     }
-    if cluster.apiserver_port:
-        options["kubeApiserverPort"] = cluster.apiserver_port
     return {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration", "options": options}
 
 
@@ -128,7 +131,7 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str)
 
 
-def render_config(cluster: ClusterSettings) -> str:
+def render_config(cluster: ClusterSettings, ports: Mapping[str, int]) -> str:
     """The multi-document YAML for ``kwokctl create cluster -c``."""
-    docs = [kwokctl_configuration(cluster), *stages(cluster)]
+    docs = [kwokctl_configuration(ports), *stages(cluster)]
     return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, width=200)

@@ -125,6 +125,19 @@ def status(
     return rows
 
 
+def lookup(settings: Settings, binary: str, env: Mapping[str, str] | None = None) -> Path | None:
+    """The path of ``binary`` from the env or a (shallowly verified) cache entry; never builds."""
+    env = os.environ if env is None else env
+    for component in components(settings.versions):
+        if binary in component.binaries:
+            explicit = _explicit(component, env)
+            if binary in explicit:
+                return explicit[binary]
+            directory = entry_dir(settings, component)
+            return directory / binary if verify_entry(directory, component, deep=False) is None else None
+    raise KeyError(binary)
+
+
 def recorded_build_seconds(settings: Settings | None = None) -> dict[str, float | None]:
     """Seconds each cached component took to build, as its manifest recorded (None if unknown)."""
     settings = settings or Settings()

@@ -21,6 +21,7 @@ auto-sync, self-heal) → advance the sync step machine → write status.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -137,7 +138,7 @@ class Controller:
         # Our own status writes also arrive here; only changes a user makes
         # (spec, operation, refresh annotation, deletion) need a reconcile.
         marker = (
-            meta.get("generation"),
+            json.dumps(obj.get("spec"), sort_keys=True),
             repr(obj.get("operation")),
             (meta.get("annotations") or {}).get(REFRESH_ANNOTATION),
             meta.get("deletionTimestamp"),
@@ -240,7 +241,7 @@ class Controller:
             record.comparison = None
             return None
         record.render_error = ""
-        kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in desired} | record.kinds
+        kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in desired.objects} | record.kinds
         known = {k for k in kinds if self.kube.is_namespaced(*k) is not None}
         for api_version, kind in sorted(known):
             self.live.ensure_watch(api_version, kind)

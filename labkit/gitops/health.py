@@ -157,7 +157,10 @@ def pod_health(obj: Manifest) -> Health:
         return Health(H.Degraded, waiting_errors)
     phase = st.get("phase")
     if phase == "Pending":
-        return Health(H.Progressing, message)
+        # status.message is usually empty while pending; the scheduler's reason is more useful.
+        return Health(
+            H.Progressing, message or str((_condition(obj, "PodScheduled") or {}).get("message", ""))
+        )
     if phase == "Succeeded":
         return Health(H.Healthy, message)
     if phase == "Failed":

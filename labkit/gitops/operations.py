@@ -10,7 +10,6 @@ time the app is reconciled, and when it ends writes ``operationState`` and
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -140,10 +139,8 @@ class Operations:
             apply_out_of_sync_only=spec.has_option("ApplyOutOfSyncOnly=true"),
             prune_last=spec.has_option("PruneLast=true"),
             allow_empty=spec.allow_empty,
+            only=set(op.resources) if op.resources is not None else None,
         )
-        if op.resources is not None:
-            wanted = set(op.resources)
-            plan = dataclasses.replace(plan, tasks=tuple(t for t in plan.tasks if t.key in wanted))
         record.run = SyncRun(
             spec.name,
             revision,

@@ -124,10 +124,10 @@ def _judge(
 ) -> ResourceState:
     api_version = str((desired or live or {}).get("apiVersion", ""))
     message = ""
-    if diff_mode == "three-way" or predict is None or desired is None:
-        diff = three_way_diff(key, desired, live) if diff_mode == "three-way" else None
-        if diff is None:
-            diff = server_side_diff(key, None if desired is None else desired, live)
+    if desired is None:
+        diff = server_side_diff(key, None, live)  # tracked, but no longer in Git
+    elif diff_mode == "three-way" or predict is None:
+        diff = three_way_diff(key, desired, live)
     else:
         predicted, error = predict(desired)
         if error:

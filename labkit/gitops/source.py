@@ -77,12 +77,29 @@ class SourceCache:
             return Desired(revision_sha, cached)
         bare = repo_path(repo_url)
         with tempfile.TemporaryDirectory(prefix="labkit-render-") as tmp:
-            dest = Path(tmp) / "src"
-            sha = git.export_tree(bare, revision_sha, path, dest)
+            # The whole tree, not just `path`: a Kustomize overlay refers to
+            # its base with `../../base`, outside the app's own directory.
+            root = Path(tmp) / "src"
+            sha = git.export_tree(bare, revision_sha, ".", root)
+            source_dir = root / path
+            if not source_dir.is_dir():
+                raise git.PathNotFound(
+                    f"path {path!r} does not exist at revision {sha[:7]}",
+                    hint="check spec.source.path against `git ls-tree` of that revision",
+                )
             kwargs: dict[str, Any] = {}
             if self.is_namespaced is not None:
                 kwargs["is_namespaced"] = self.is_namespaced
-            objects = tuple(render(dest, app=app, dest_namespace=dest_namespace, display_path=path, **kwargs))
+            objects = tuple(
+                render(
+                    source_dir,
+                    app=app,
+                    dest_namespace=dest_namespace,
+                    display_path=path,
+                    revision=sha,
+                    **kwargs,
+                )
+            )
         with self._lock:
             self._rendered[key] = objects
         return Desired(sha, objects)

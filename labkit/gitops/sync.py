@@ -107,7 +107,8 @@ class SyncRun:
 
     def __post_init__(self) -> None:
         self.started_at = self.clock()
-        self._waves = waves(self.plan)
+        # SyncFail hooks run only after a failure; a lab sync skips them.
+        self._waves = [w for w in waves(self.plan) if w[0] is not SyncPhase.SyncFail]
 
     @property
     def done(self) -> bool:

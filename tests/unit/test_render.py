@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -243,4 +244,4 @@ def test_built_in_scopes_are_known_by_group_and_kind(
 
 
 def test_default_kubectl_is_the_one_beside_this_python() -> None:
-    assert Path(default_kubectl()).parent == Path(__import__("sys").executable).parent
+    assert Path(default_kubectl()).parent == Path(sys.executable).parent
