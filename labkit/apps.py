@@ -127,6 +127,32 @@ class AppClient:
             automated["prune"] = prune
         self._patch(name, {"spec": {"syncPolicy": {"automated": automated if enabled else None}}})
 
+    def rollback(self, name: str, history_id: int, *, disable_auto_sync: bool = False) -> str:
+        """Sync the app to the revision of a history entry (Argo CD's ``app rollback``).
+
+        Refused while auto-sync is on: auto-sync would roll the rollback
+        straight back to Git's HEAD. With ``disable_auto_sync`` it is switched
+        off first — which is why, after a rollback, the app stays OutOfSync
+        against HEAD until someone fixes Git or turns auto-sync on again.
+        """
+        obj = self.get(name)
+        history = (obj.get("status") or {}).get("history") or []
+        entry = next((h for h in history if int(h.get("id", -1)) == history_id), None)
+        if entry is None:
+            ids = ", ".join(str(h.get("id")) for h in history) or "none yet"
+            raise AppError(f"Application {name!r} has no history entry {history_id} (ids: {ids})")
+        if AppSummary.from_manifest(obj).auto_sync:
+            if not disable_auto_sync:
+                raise AppError(
+                    "rollback cannot be initiated when auto-sync is enabled",
+                    hint=f"turn it off first (`labkit app set {name} --no-auto-sync`) "
+                    "or pass --disable-auto-sync; to go back for good, `git revert` instead",
+                )
+            self.set_policy(name, auto_sync=False)
+        revision = str(entry["revision"])
+        self.sync(name, revision=revision)
+        return revision
+
     def delete(self, name: str, cascade: bool = False) -> None:
         """Delete the Application; with ``cascade`` the controller prunes its resources first."""
         self.get(name)

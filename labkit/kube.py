@@ -277,16 +277,25 @@ class Kube:
         return found
 
     def ensure_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
-        """Create the namespace (or add labels); first waits out an old one that is still terminating."""
+        """Make sure the namespace exists and carries at least ``labels``; never removes a label.
+
+        An old namespace of that name that is still terminating is waited out first.
+        """
         current = self.get("v1", "Namespace", name)
         if current and (current.get("status") or {}).get("phase") == "Terminating":
             self.wait_for(
                 lambda: self.get("v1", "Namespace", name) is None, 120, f"namespace {name} to go away"
             )
-        meta: Manifest = {"name": name, **({"labels": dict(labels)} if labels else {})}
-        result = self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
-        if not result.ok:
-            raise KubeApiError(f"cannot create namespace {name}: {result.message}", code=result.code)
+            current = None
+        wanted = dict(labels or {})
+        if current is None:
+            meta: Manifest = {"name": name, **({"labels": wanted} if wanted else {})}
+            result = self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+            if not result.ok:
+                raise KubeApiError(f"cannot create namespace {name}: {result.message}", code=result.code)
+        elif wanted.items() - ((current["metadata"].get("labels") or {}).items()):
+            # A merge patch, not apply: applying a smaller label set would drop labels an earlier call added.
+            self.patch("v1", "Namespace", name, None, {"metadata": {"labels": wanted}})
 
     def ensure_crd(self, crd: Manifest, timeout_s: float = 30.0) -> None:
         """Apply a CustomResourceDefinition; wait until it is Established and its kind is discoverable."""

@@ -171,6 +171,34 @@ def set_policy(name: str, auto_sync: bool | None, self_heal: bool | None, prune:
     click.echo(f"application '{name}' updated")
 
 
+@app.command("history", help="Deployed revisions, newest last (ids for rollback).")
+@click.argument("name")
+@friendly_errors
+def history(name: str) -> None:
+    status = _client().get(name).get("status") or {}
+    click.echo(f"{'ID':<4} {'DEPLOYED AT':<22} {'REVISION':<10} BY")
+    for h in status.get("history") or []:
+        by = (h.get("initiatedBy") or {}).get("username", "")
+        click.echo(f"{h['id']:<4} {h.get('deployedAt', ''):<22} {str(h['revision'])[:7]:<10} {by}")
+
+
+@app.command("rollback", help="Sync to the revision of a history entry (auto-sync must be off).")
+@click.argument("name")
+@click.argument("history_id", type=int)
+@click.option("--disable-auto-sync", is_flag=True, help="Turn auto-sync off first, as Argo CD requires.")
+@click.option("--wait", is_flag=True, help="Wait until the rollback sync finished.")
+@friendly_errors
+def rollback(name: str, history_id: int, disable_auto_sync: bool, wait: bool) -> None:
+    client = _client()
+    revision = client.rollback(name, history_id, disable_auto_sync=disable_auto_sync)
+    click.echo(f"rollback of '{name}' to {revision[:7]} requested (auto-sync is now off)")
+    if wait:
+        obj = client.wait(name, sync=None, timeout_s=60)
+        op = (obj.get("status") or {}).get("operationState") or {}
+        click.echo(f"{op.get('phase', '?')}: {op.get('message', '')}")
+    click.echo(f"next: the app is OutOfSync against HEAD; see `labkit app get {name}`")
+
+
 @app.command("delete", help="Delete an Application (with --cascade, its resources too).")
 @click.argument("name")
 @click.option("--cascade", is_flag=True, help="Let the controller delete the app's resources first.")

@@ -22,8 +22,9 @@ from typing import Any
 import yaml
 from pytest_kind import KindCluster
 
+from labkit.cluster import readiness
 from labkit.cluster.base import Check, Progress, cluster_name, kubectl_binary, lab_kubeconfig
-from labkit.errors import BackendError, CommandError, KubeError
+from labkit.errors import BackendError, ClusterError, CommandError
 from labkit.proc import Runner, run
 from labkit.settings import Settings
 
@@ -175,16 +176,16 @@ class KindBackend:
                 f"kind could not create the cluster\n{e}", hint="read the kind output above"
             ) from e
         self.kubeconfig.chmod(0o600)
-        from labkit.kube import Kube
-
         wanted = self.settings.cluster.nodes + 1
-        with Kube(self.kubeconfig, self.context, timeout_s=5) as kube:
-            try:
-                kube.wait_for(lambda: kube.nodes_ready() >= wanted, 180, f"{wanted} kind nodes to be Ready")
-            except KubeError as e:
-                raise BackendError(
-                    f"kind nodes did not turn Ready: {e.message}", hint="kind export logs"
-                ) from e
+        try:
+            readiness.wait_until(
+                lambda: readiness.nodes_ready(self.runner, self.kubeconfig, self.context) >= wanted,
+                180,
+                f"{wanted} kind nodes to be Ready",
+                hint=f"kind export logs --name {self.cluster}",
+            )
+        except ClusterError as e:
+            raise BackendError(e.message, e.hint) from e
 
     def delete(self) -> None:
         with contextlib.suppress(BackendError):

@@ -14,8 +14,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from labkit.cluster import readiness
 from labkit.cluster.base import Check, Progress, kubectl_binary, lab_kubeconfig, write_private
-from labkit.errors import BackendError, CommandError, KubeError
+from labkit.errors import BackendError, CommandError
 from labkit.proc import Runner, run
 from labkit.settings import Settings
 
@@ -95,30 +96,18 @@ class KubeconfigBackend:
                 f"could not read context {self._context!r}", hint="check your kubeconfig"
             ) from e
         write_private(self.kubeconfig, text)
-        from labkit.kube import Kube
-
-        with Kube(self.kubeconfig, self._context, timeout_s=5) as kube:
-            try:
-                kube.ping()
-            except KubeError as e:
-                self.kubeconfig.unlink(missing_ok=True)
-                raise BackendError(
-                    f"context {self._context!r} points at a cluster that does not answer: {e.message}",
-                    hint="start that cluster, or pick another context with --context",
-                ) from e
+        if not readiness.api_ready(self.runner, self.kubeconfig, self._context):
+            self.kubeconfig.unlink(missing_ok=True)
+            raise BackendError(
+                f"context {self._context!r} points at a cluster whose API server does not answer /readyz",
+                hint="start that cluster, or pick another context with --context",
+            )
 
     def delete(self) -> None:
         # Not our cluster: forget the copy of its credentials, touch nothing else.
         self.kubeconfig.unlink(missing_ok=True)
 
     def running(self) -> bool:
-        if not self.kubeconfig.is_file():
-            return False
-        from labkit.kube import Kube
-
-        try:
-            with Kube(self.kubeconfig, self._context, timeout_s=3) as kube:
-                kube.ping()
-        except KubeError:
-            return False
-        return True
+        return self.kubeconfig.is_file() and readiness.api_ready(
+            self.runner, self.kubeconfig, self._context, 3
+        )

@@ -17,10 +17,11 @@ import os
 import random
 import shutil
 import socket
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from labkit.cluster import procs, stages, toolchain
+from labkit.cluster import procs, readiness, stages, toolchain
 from labkit.cluster.base import (
     Check,
     Progress,
@@ -30,7 +31,7 @@ from labkit.cluster.base import (
     venv_bin,
     write_private,
 )
-from labkit.errors import BackendError, CommandError, KubeError
+from labkit.errors import BackendError, ClusterError, CommandError
 from labkit.proc import Runner, run
 from labkit.settings import Settings
 
@@ -97,12 +98,14 @@ class KwokBackend:
         env: Mapping[str, str] | None = None,
         ensure: Ensure = toolchain.ensure,
         free: Callable[[int], bool] = port_free,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.runner = runner
         self.env = os.environ if env is None else env
         self._ensure = ensure
         self._free = free
+        self._sleep = sleep
         self.cluster = cluster_name(settings)
 
     @property
@@ -216,26 +219,28 @@ class KwokBackend:
         self._wait_nodes(nodes)
 
     def _wait_api(self) -> None:
-        from labkit.kube import Kube
-
-        with Kube(self.kubeconfig, self.context, timeout_s=5) as kube:
-            try:
-                kube.wait_for(lambda: bool(kube.ping()), 30, "the API server to answer")
-            except KubeError as e:
-                raise BackendError(
-                    f"the kwok API server did not come up: {e.message}", hint=self._log_hint()
-                ) from e
+        try:
+            readiness.wait_until(
+                lambda: readiness.api_ready(self.runner, self.kubeconfig, self.context),
+                30,
+                "the kwok API server to answer /readyz",
+                hint=self._log_hint(),
+                sleep=self._sleep,
+            )
+        except ClusterError as e:
+            raise BackendError(e.message, e.hint) from e
 
     def _wait_nodes(self, nodes: int) -> None:
-        from labkit.kube import Kube
-
-        with Kube(self.kubeconfig, self.context, timeout_s=5) as kube:
-            try:
-                kube.wait_for(lambda: kube.nodes_ready() >= nodes, 60, f"{nodes} nodes to be Ready")
-            except KubeError as e:
-                raise BackendError(
-                    f"kwok nodes did not turn Ready: {e.message}", hint=self._log_hint()
-                ) from e
+        try:
+            readiness.wait_until(
+                lambda: readiness.nodes_ready(self.runner, self.kubeconfig, self.context) >= nodes,
+                60,
+                f"{nodes} kwok nodes to be Ready",
+                hint=self._log_hint(),
+                sleep=self._sleep,
+            )
+        except ClusterError as e:
+            raise BackendError(e.message, e.hint) from e
 
     def _log_hint(self) -> str:
         logs = self.cluster_dir / "logs"

@@ -1,0 +1,363 @@
+"""The Lab facade: one object for the lab's cluster, Git server, controller and timeline.
+
+``Lab.up()`` is what ``labkit up``, ``make lab``, the notebooks and the test
+fixture call. It reuses a running lab (in well under 3 s), recreates a stale
+one (a ``lab.json`` whose cluster died), or creates one: cluster backend
+(:mod:`labkit.cluster`), ``labkit`` namespace, webhook secret, bare Git repo
+plus working clone with the post-receive hook (:mod:`labkit.git`), then the
+Application CRD and the controller (extension points filled by the
+controller's owner), and ``lab.json`` last. Every step that fails undoes what
+this call created. ``up``, ``down`` and ``reset`` hold the lab's lock, so two
+at once wait for each other. State layout: docs/internals.md.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from labkit.cluster import detect_backend, make_backend
+from labkit.cluster.base import Backend, venv_bin, write_private
+from labkit.cluster.detect import requested_backend
+from labkit.cluster.labstate import LabRecord, lab_lock, read_record, write_record
+from labkit.errors import KubeError, LabStateError
+from labkit.events import Timeline
+from labkit.git import LabRepo
+from labkit.gitops.application import GROUP, KIND, VERSION
+from labkit.hook import render_hook_script
+from labkit.kube import Kube
+from labkit.proc import Runner, run
+from labkit.settings import Settings
+
+Progress = Callable[[str], None]
+LAB_NAMESPACE = "labkit"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "labkit"}
+_APP_API = f"{GROUP}/{VERSION}"
+
+
+class Lab:
+    """A running lab. Make one with :meth:`up` or :meth:`attach`, never directly."""
+
+    def __init__(self, settings: Settings, record: LabRecord, backend: Backend, runner: Runner = run) -> None:
+        self.settings = settings
+        self.record = record
+        self.backend = backend
+        self.runner = runner
+
+    # -- where things are -------------------------------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.state_dir
+
+    @property
+    def kubeconfig(self) -> Path:
+        return Path(self.record.kubeconfig)
+
+    @property
+    def context(self) -> str:
+        return self.record.context
+
+    @property
+    def timeline(self) -> Timeline:
+        return Timeline(self.state_dir / "timeline.jsonl")
+
+    @property
+    def repo(self) -> LabRepo:
+        return LabRepo(self.state_dir / "repos" / "gitops.git", self.state_dir / "repos" / "gitops-work")
+
+    def kube(self) -> Kube:
+        """A new API client for the lab's cluster (close it, or use it in a ``with``)."""
+        return Kube(self.kubeconfig, self.context)
+
+    def env(self) -> dict[str, str]:
+        """Environment that points kubectl, git and labkit at this lab (used by `labkit env`/`jupyter`)."""
+        path = os.environ.get("PATH", os.defpath).split(os.pathsep)
+        bin_dir = str(venv_bin())
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "PATH": os.pathsep.join([bin_dir, *(p for p in path if p != bin_dir)]),
+            "LABKIT_HOME": str(self.settings.home),
+            "LABKIT_LAB": self.settings.lab,
+            "LABKIT_REPO": str(self.repo.work),
+        }
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    @classmethod
+    def up(
+        cls,
+        settings: Settings | None = None,
+        *,
+        backend: str | None = None,
+        context: str | None = None,
+        progress: Progress = print,
+        runner: Runner = run,
+    ) -> Lab:
+        """Reuse the running lab, or recreate a stale one, or create a new one; return it."""
+        settings = settings or Settings()
+        start = time.monotonic()
+        with _locked(settings, progress, "labkit up"):
+            lab, stale = cls._reuse(settings, backend, context, progress, runner)
+            if lab is None:
+                if stale is not None:
+                    backend, context = backend or stale.backend, context or (stale.context or None)
+                    if backend != "kubeconfig":
+                        context = None
+                chosen, checks = detect_backend(backend, runner, settings=settings, context=context)
+                for check in checks:
+                    progress(check.line())
+                lab = cls._create(settings, chosen, progress, runner)
+        progress(f"lab {settings.lab!r} ready ({lab.backend.name}) in {time.monotonic() - start:.1f} s")
+        return lab
+
+    @classmethod
+    def attach(cls, settings: Settings | None = None, *, runner: Runner = run) -> Lab:
+        """The running lab, without creating anything; LabStateError when there is none."""
+        settings = settings or Settings()
+        record = read_record(settings.state_dir)
+        if record is None:
+            raise LabStateError(f"no lab is running (nothing in {settings.state_dir})", hint="labkit up")
+        backend = make_backend(record.backend, settings, runner, context=record.context)
+        if not backend.running():
+            raise LabStateError(
+                f"the {record.backend} lab in {settings.state_dir} is not running any more (stale)",
+                hint="labkit up (it recreates the cluster and keeps the Git repository)",
+            )
+        return cls(settings, record, backend, runner)
+
+    @classmethod
+    def _reuse(
+        cls, settings: Settings, backend: str | None, context: str | None, progress: Progress, runner: Runner
+    ) -> tuple[Lab | None, LabRecord | None]:
+        """(the running lab, None), or (None, the stale record it cleaned up), or (None, None)."""
+        record = read_record(settings.state_dir)
+        if record is None:
+            return None, None
+        wanted = requested_backend(backend, context, os.environ)
+        if wanted is not None and (wanted[0], context or record.context) != (record.backend, record.context):
+            raise LabStateError(
+                f"a {record.backend} lab (context {record.context}) is already up in {settings.state_dir}",
+                hint=f"run `labkit down` first, then `labkit up --backend {wanted[0]}`",
+            )
+        found = make_backend(record.backend, settings, runner, context=record.context)
+        if found.running():
+            lab = cls(settings, record, found, runner)
+            lab._start_controller(progress)
+            progress(f"reusing the running {record.backend} lab in {settings.state_dir}")
+            return lab, None
+        progress(
+            f"found a stale {record.backend} lab in {settings.state_dir} (its cluster is gone); recreating it"
+        )
+        cls._stop_controller(settings.state_dir)
+        found.delete()
+        (settings.state_dir / "lab.json").unlink(missing_ok=True)
+        return None, record
+
+    @classmethod
+    def _create(cls, settings: Settings, backend: Backend, progress: Progress, runner: Runner) -> Lab:
+        state_dir = settings.state_dir
+        before = {p.name for p in state_dir.iterdir()}
+        try:
+            backend.create(progress)
+            with Kube(backend.kubeconfig, backend.context) as kube:
+                baseline = sorted(ns["metadata"]["name"] for ns in kube.list("v1", "Namespace"))
+                kube.ensure_namespace(LAB_NAMESPACE, labels=MANAGED_BY)
+                if not (state_dir / "webhook.secret").exists():
+                    write_private(state_dir / "webhook.secret", secrets.token_hex(32) + "\n")
+                _ensure_repo(settings, progress)
+                record = LabRecord(
+                    backend=backend.name,
+                    kubeconfig=str(backend.kubeconfig),
+                    context=backend.context,
+                    cluster_name=getattr(backend, "cluster", backend.context),
+                    created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    baseline_namespaces=baseline,
+                )
+                lab = cls(settings, record, backend, runner)
+                lab._install_crds(kube, progress)
+            lab._start_controller(progress)
+            write_record(state_dir, record)
+            lab.timeline.append("lab", "up", backend=backend.name, context=backend.context)
+            return lab
+        except BaseException:
+            progress("labkit up did not finish; removing what it created")
+            cls._undo(settings, backend, before)
+            raise
+
+    @classmethod
+    def _undo(cls, settings: Settings, backend: Backend, keep: set[str]) -> None:
+        with suppress(Exception):
+            cls._stop_controller(settings.state_dir)
+        if not backend.owns_cluster:
+            with suppress(Exception), Kube(backend.kubeconfig, backend.context, timeout_s=5) as kube:
+                kube.delete("v1", "Namespace", LAB_NAMESPACE, propagation="Background")
+        with suppress(Exception):
+            backend.delete()
+        for path in settings.state_dir.iterdir():
+            if path.name not in keep and path.name != ".lock":
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    def down(self, progress: Progress = print) -> None:
+        """Stop the controller, delete the cluster (if labkit made it) and the lab directory."""
+        Lab.teardown(self.settings, progress=progress, runner=self.runner)
+
+    @classmethod
+    def teardown(
+        cls, settings: Settings | None = None, *, progress: Progress = print, runner: Runner = run
+    ) -> bool:
+        """What `labkit down` does; works with or without a lab. True if something was up."""
+        settings = settings or Settings()
+        state_dir = settings.state_dir
+        if not state_dir.exists():
+            progress(f"nothing to do: no lab in {state_dir}")
+            return False
+        with _locked(settings, progress, "labkit down"):
+            record = read_record(state_dir)
+            cls._stop_controller(state_dir)
+            found = bool(record) or (state_dir / "kwok").exists()
+            if record is not None:
+                backend = make_backend(record.backend, settings, runner, context=record.context)
+                if not backend.owns_cluster:
+                    Lab(settings, record, backend, runner)._delete_lab_namespaces(progress, everything=True)
+            else:
+                # A `labkit up` killed before writing lab.json can leave kwok processes behind.
+                backend = make_backend("kwok", settings, runner)
+            progress(
+                f"deleting the {backend.name} cluster" if backend.owns_cluster else "forgetting the context"
+            )
+            backend.delete()
+            shutil.rmtree(state_dir, ignore_errors=True)
+        progress(
+            f"lab {settings.lab!r} is down; {state_dir} removed"
+            if found
+            else f"nothing was up in {state_dir}"
+        )
+        return found
+
+    def reset(self, progress: Progress = print) -> float:
+        """Back to the starter state: no Applications, no lab-made namespaces, starter repo; returns seconds."""
+        start = time.monotonic()
+        with _locked(self.settings, progress, "labkit reset"):
+            self._delete_applications(progress)
+            self._delete_lab_namespaces(progress, everything=False)
+            sha = self.repo.reset_to_starter(self.settings.starter_repo)
+            progress(f"repository reset to the starter content ({sha[:12]})")
+            self.timeline.append("lab", "reset", revision=sha)
+        return time.monotonic() - start
+
+    # -- what reset and down remove ------------------------------------------------
+
+    def _delete_applications(self, progress: Progress) -> None:
+        with self.kube() as kube:
+            apps = kube.list(_APP_API, KIND, LAB_NAMESPACE)
+            for app in apps:
+                kube.delete(_APP_API, KIND, app["metadata"]["name"], LAB_NAMESPACE, propagation="Background")
+            if apps:
+                progress(f"deleted {len(apps)} Application(s)")
+
+            def gone() -> bool:
+                left = kube.list(_APP_API, KIND, LAB_NAMESPACE)
+                # A finalizer nobody serves (controller stopped) would block forever: drop it after a grace.
+                if left and time.monotonic() - start > 3:
+                    for app in left:
+                        patch = {"metadata": {"finalizers": None}}
+                        kube.patch(_APP_API, KIND, app["metadata"]["name"], LAB_NAMESPACE, patch)
+                return not left
+
+            start = time.monotonic()
+            kube.wait_for(gone, 30, "the lab's Applications to be deleted")
+
+    def _delete_lab_namespaces(self, progress: Progress, *, everything: bool) -> None:
+        """Delete namespaces the lab made (plus ``labkit`` itself when ``everything``) and wait."""
+        keep = set(self.record.baseline_namespaces) | ({""} if everything else {LAB_NAMESPACE})
+        try:
+            with self.kube() as kube:
+                doomed = [
+                    ns["metadata"]["name"]
+                    for ns in kube.list("v1", "Namespace")
+                    if ns["metadata"]["name"] not in keep and (self.backend.owns_cluster or _labkit_made(ns))
+                ]
+                for name in doomed:
+                    kube.delete("v1", "Namespace", name, propagation="Background")
+                if doomed:
+                    progress(f"deleting namespaces {', '.join(sorted(doomed))} (Kubernetes takes ~5 s)")
+                left = lambda: not {n["metadata"]["name"] for n in kube.list("v1", "Namespace")} & set(doomed)  # noqa: E731
+                kube.wait_for(left, 60, "the lab's namespaces to be deleted")
+        except KubeError:
+            if not everything:
+                raise
+
+    # -- status ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """What `labkit status --json` prints."""
+        nodes: int | None
+        try:
+            with Kube(self.kubeconfig, self.context, timeout_s=5) as kube:
+                nodes = kube.nodes_ready()
+        except KubeError:
+            nodes = None
+        repo = self.repo
+        return {
+            "lab": self.settings.lab,
+            "backend": self.backend.name,
+            "kubeconfig": str(self.kubeconfig),
+            "context": self.context,
+            "cluster_name": self.record.cluster_name,
+            "running": self.backend.running(),
+            "nodes_ready": nodes,
+            "repo": {"bare": str(repo.bare), "work": str(repo.work), "url": repo.url},
+            "state_dir": str(self.state_dir),
+            "created_at": self.record.created_at,
+        }
+
+    # -- extension points: the controller's owner fills these in ----------------------
+
+    def _install_crds(self, kube: Kube, progress: Progress) -> None:
+        """EXTENSION POINT: install the Application CRD (``kube.ensure_crd(crd_manifest())``)."""
+
+    def _start_controller(self, progress: Progress) -> None:
+        """EXTENSION POINT: start the pull agent if it is not running (``labkit.agent.start_detached``).
+
+        Called on every ``up``, also when an existing lab is reused, so it must be idempotent and fast.
+        """
+
+    @classmethod
+    def _stop_controller(cls, state_dir: Path) -> None:
+        """EXTENSION POINT: stop the pull agent of the lab in ``state_dir`` (``labkit.agent.stop``)."""
+
+
+def _labkit_made(namespace: dict[str, Any]) -> bool:
+    labels = namespace["metadata"].get("labels") or {}
+    annotations = namespace["metadata"].get("annotations") or {}
+    return labels.get("app.kubernetes.io/managed-by") == "labkit" or "labkit.dev/tracking-id" in annotations
+
+
+def _ensure_repo(settings: Settings, progress: Progress) -> LabRepo:
+    """Keep a lab's existing repository (a stale lab's history survives), or create it from the starter."""
+    bare, work = settings.state_dir / "repos" / "gitops.git", settings.state_dir / "repos" / "gitops-work"
+    hook = render_hook_script(sys.executable, settings.state_dir)
+    if (bare / "HEAD").is_file() and (work / ".git").exists():
+        repo = LabRepo(bare, work)
+        repo.install_hook(hook)
+        progress(f"keeping the lab's Git repository ({bare})")
+        return repo
+    shutil.rmtree(settings.state_dir / "repos", ignore_errors=True)
+    progress(f"creating the Git server {bare} and the working clone {work}")
+    return LabRepo.create(bare, work, settings.starter_repo, hook=hook)
+
+
+@contextmanager
+def _locked(settings: Settings, progress: Progress, what: str) -> Iterator[None]:
+    with lab_lock(
+        settings.state_dir, timeout_s=settings.cluster.lock_timeout_s, progress=progress, what=what
+    ):
+        yield
