@@ -17,6 +17,7 @@ is a command line that can be pasted into a terminal.
 
 from __future__ import annotations
 
+import inspect
 import json
 import shlex
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 
 from labkit.errors import CommandError, LabkitError
 from labkit.events import Timeline
-from labkit.proc import Runner, run
+from labkit.proc import Result, Runner, run
 
 KINDS = (
     "scale",
@@ -52,7 +53,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "delete": {"kind": "configmap", "name": "web-config"},
     "add_untracked": {"kind": "ConfigMap", "name": "hand-made"},
 }
-"""Arguments for each kind that fit the starter demo app (Deployment/Service ``web``, ConfigMap ``web-config``)."""
+"""Arguments for each kind that fit the starter demo app (Deployment/Service web, ConfigMap web-config)."""
 
 WHOLE_OBJECT = "*"
 """The ``field`` of a drift that deletes or creates a whole object."""
@@ -61,7 +62,7 @@ WHOLE_OBJECT = "*"
 # with comment lines) and rewrites one field, the way a person would in vim. Standalone on
 # purpose: it runs in a fresh interpreter with nothing of labkit imported. Timestamps stay
 # strings (as the API server wrote them) so nothing but the one field changes.
-EDITOR_SCRIPT = r'''
+EDITOR_SCRIPT = r"""
 import json, os, sys
 import yaml
 
@@ -106,7 +107,7 @@ old = node[parts[-1]] if isinstance(node, list) else node.get(parts[-1])
 node[parts[-1]] = coerce(old, value)
 with open(target, "w") as f:
     yaml.safe_dump(obj, f, sort_keys=False)
-'''
+"""
 
 _UNTRACKED_ARGS: dict[str, Callable[[str], list[str]]] = {
     "configmap": lambda name: ["create", "configmap", name, "--from-literal=created-by=kubectl"],
@@ -144,7 +145,12 @@ def default_kubectl() -> Path:
 
 
 class DriftInjector:
-    """Make drift with real kubectl commands against the lab cluster, and record it."""
+    """Make drift with real kubectl commands against the lab cluster, and record it.
+
+    ``context`` picks a kubeconfig context other than the current one;
+    ``kubectl`` defaults to :func:`default_kubectl`; ``echo`` gets each
+    command as ``$ kubectl ...`` and then kubectl's output.
+    """
 
     def __init__(
         self,
@@ -154,8 +160,10 @@ class DriftInjector:
         runner: Runner = run,
         echo: Callable[[str], None] = print,
         kubectl: Path | None = None,
+        context: str | None = None,
     ) -> None:
         self.kubeconfig = Path(kubeconfig)
+        self.context = context
         self.timeline = timeline
         self.runner = runner
         self.echo = echo
@@ -189,7 +197,16 @@ class DriftInjector:
                 "LABKIT_EDIT_VALUE": json.dumps(value),
             }
             note = f"  # in the editor: {field_path}: {json.dumps(value)}"
-            return self._run("edit", app, namespace, target, field_path, args, declared=True, env=env, note=note)
+            result = self._kubectl(args, namespace, target, env, note)
+        # kubectl exits 0 when the editor saved the file unchanged; no drift happened then.
+        if "Edit cancelled" in result.stdout + result.stderr:
+            raise DriftError(
+                f"kubectl edit changed nothing: {field_path} of {target} is already {json.dumps(value)}",
+                hint="pick another value",
+            )
+        return self._record(
+            Drift("edit", app, namespace, target, field_path, shlex.join(["kubectl", *args]), True)
+        )
 
     def set_image(
         self, namespace: str, deployment: str, container: str, image: str, app: str | None = None
@@ -247,16 +264,19 @@ class DriftInjector:
 
     # -- the dashboard's entry point -------------------------------------------
 
-    def inject(self, kind: str, *, app: str | None, namespace: str, **kw: Any) -> Drift:
+    def inject(self, kind: str, /, *, app: str | None, namespace: str, **kw: Any) -> Drift:
         """Make drift of ``kind`` (one of :data:`KINDS`), with :data:`DEFAULTS` for arguments not given."""
         if kind not in KINDS:
             raise DriftError(f"unknown drift kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
         args = {**DEFAULTS[kind], **kw}
         method: Callable[..., Drift] = getattr(self, kind)
         try:
-            return method(namespace, app=app, **args)
+            inspect.signature(method).bind(namespace, app=app, **args)
         except TypeError as e:  # a wrong keyword from a caller, said in labkit's terms
-            raise DriftError(f"bad arguments for drift {kind!r}: {e}", hint=f"defaults: {DEFAULTS[kind]}") from e
+            raise DriftError(
+                f"bad arguments for drift {kind!r}: {e}", hint=f"defaults: {DEFAULTS[kind]}"
+            ) from e
+        return method(namespace, app=app, **args)
 
     def _run(
         self,
@@ -268,24 +288,38 @@ class DriftInjector:
         args: Sequence[str],
         *,
         declared: bool,
+    ) -> Drift:
+        self._kubectl(args, namespace, target)
+        return self._record(
+            Drift(kind, app, namespace, target, field, shlex.join(["kubectl", *args]), declared)
+        )
+
+    def _kubectl(
+        self,
+        args: Sequence[str],
+        namespace: str,
+        target: str,
         env: dict[str, str] | None = None,
         note: str = "",
-    ) -> Drift:
-        command = shlex.join(["kubectl", *args])
-        self.echo(f"$ {command}{note}")
-        argv = [str(self.kubectl), "--kubeconfig", str(self.kubeconfig), *args]
+    ) -> Result:
+        """Echo ``kubectl ARGS`` as a learner types it, run it with the lab's kubeconfig, echo its output."""
+        self.echo(f"$ {shlex.join(['kubectl', *args])}{note}")
+        context = ["--context", self.context] if self.context else []
+        argv = [str(self.kubectl), "--kubeconfig", str(self.kubeconfig), *context, *args]
         try:
             result = self.runner(argv, env=env, input="", timeout=60)
         except CommandError as e:
-            hint = f"check that {target} exists: kubectl -n {namespace} get {target}"
+            hint = f"look at the object: kubectl -n {namespace} get {target} -o yaml"
             raise CommandError(argv, e.returncode, e.output, hint=e.hint or hint) from e
         for line in (result.stdout or "").splitlines():
             self.echo(line)
-        drift = Drift(kind, app, namespace, target, field, command, declared)
+        return result
+
+    def _record(self, drift: Drift) -> Drift:
         data = asdict(drift)
         data.pop("app")
-        data["drift"] = data.pop("kind")
-        self.timeline.append("drift", "drift_injected", app=app, **data)
+        data["drift"] = data.pop("kind")  # "kind" is the event's own kind
+        self.timeline.append("drift", "drift_injected", app=drift.app, **data)
         return drift
 
 

@@ -148,11 +148,13 @@ class Kube:
                     serialize=False,
                 )
             except ApiException as e:
-                if e.status == 404:  # no such namespace, or a CRD removed since discovery
+                result = ApplyResult.failed(e)
+                # Not a missing namespace? Then the kind itself may be gone (its CRD deleted).
+                if e.status == 404 and not result.message.startswith('namespaces "'):
                     self._conn.forget(api_version, kind)
                     if self._conn.resource(api_version, kind) is None:
                         return ApplyResult(False, None, no_kind, 404, "NotFound")
-                return ApplyResult.failed(e)
+                return result
         verb = "created" if resp.status == 201 else "configured"
         return ApplyResult(True, read_json(resp), verb + (" (dry run)" if dry_run else ""))
 

@@ -70,6 +70,13 @@ def read_json(resp: Any) -> Manifest:
     return json.loads(data.decode("utf-8")) if data else {}
 
 
+def _why(e: Exception) -> str:
+    # urllib3 nests the cause ("...Max retries exceeded... (Caused by NewConnectionError(...)))");
+    # a learner needs only its last words, e.g. "[Errno 111] Connection refused".
+    text = str(getattr(e, "reason", None) or e)
+    return text.rsplit("): ", 1)[-1]
+
+
 def _with_default_timeout(request: Callable[..., Any], timeout_s: float) -> Callable[..., Any]:
     # The dynamic client's discovery calls pass no timeout, and urllib3 then
     # waits forever on a hung server; give every call without one ours.
@@ -126,7 +133,7 @@ class Connection:
         try:
             yield
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise KubeError(f"API server at {self.url} is not reachable: {e}", hint=NEXT_STEP) from e
+            raise KubeError(f"API server at {self.url} is not reachable: {_why(e)}", hint=NEXT_STEP) from e
         except ApiException as e:
             code, _, message = api_status(e)
             if code not in _INFRA_CODES:

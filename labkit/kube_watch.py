@@ -45,7 +45,7 @@ class WatchError(KubeError):
 
     def __init__(
         self, message: str, hint: str = "", *, resource_version: str | None, code: int | None = None
-    ):
+    ) -> None:
         super().__init__(message, hint)
         self.resource_version = resource_version
         self.code = code

@@ -23,14 +23,15 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from labkit.cluster import detect_backend, make_backend
+from labkit import agent
+from labkit.cluster import detect_backend, kubectl, make_backend
 from labkit.cluster.base import Backend, venv_bin, write_private
 from labkit.cluster.detect import requested_backend
 from labkit.cluster.labstate import LabRecord, lab_lock, read_record, write_record
 from labkit.errors import KubeError, LabStateError
 from labkit.events import Timeline
 from labkit.git import LabRepo
-from labkit.gitops.application import GROUP, KIND, VERSION
+from labkit.gitops.application import GROUP, KIND, VERSION, crd_manifest
 from labkit.hook import render_hook_script
 from labkit.kube import Kube
 from labkit.proc import Runner, run
@@ -104,19 +105,32 @@ class Lab:
         """Reuse the running lab, or recreate a stale one, or create a new one; return it."""
         settings = settings or Settings()
         start = time.monotonic()
-        with _locked(settings, progress, "labkit up"):
-            lab, stale = cls._reuse(settings, backend, context, progress, runner)
-            if lab is None:
-                if stale is not None:
-                    backend, context = backend or stale.backend, context or (stale.context or None)
-                    if backend != "kubeconfig":
-                        context = None
-                chosen, checks = detect_backend(backend, runner, settings=settings, context=context)
-                for check in checks:
-                    progress(check.line())
-                lab = cls._create(settings, chosen, progress, runner)
+        try:
+            with _locked(settings, progress, "labkit up"):
+                lab = cls._up_locked(settings, backend, context, progress, runner)
+        except BaseException:
+            # A refused or failed first `up` leaves no lab directory behind (only the lock was in it).
+            if settings.state_dir.is_dir() and {p.name for p in settings.state_dir.iterdir()} <= {".lock"}:
+                shutil.rmtree(settings.state_dir, ignore_errors=True)
+            raise
         progress(f"lab {settings.lab!r} ready ({lab.backend.name}) in {time.monotonic() - start:.1f} s")
         return lab
+
+    @classmethod
+    def _up_locked(
+        cls, settings: Settings, backend: str | None, context: str | None, progress: Progress, runner: Runner
+    ) -> Lab:
+        lab, stale = cls._reuse(settings, backend, context, progress, runner)
+        if lab is not None:
+            return lab
+        if stale is not None:
+            # Recreate the same kind of lab that went stale, unless told otherwise.
+            backend = backend or stale.backend
+            context = (context or stale.context) if backend == "kubeconfig" else context
+        chosen, checks = detect_backend(backend, runner, settings=settings, context=context)
+        for check in checks:
+            progress(check.line())
+        return cls._create(settings, chosen, progress, runner)
 
     @classmethod
     def attach(cls, settings: Settings | None = None, *, runner: Runner = run) -> Lab:
@@ -148,7 +162,7 @@ class Lab:
                 hint=f"run `labkit down` first, then `labkit up --backend {wanted[0]}`",
             )
         found = make_backend(record.backend, settings, runner, context=record.context)
-        if found.running():
+        if found.running() and kubectl.api_ready(runner, Path(record.kubeconfig), record.context):
             lab = cls(settings, record, found, runner)
             lab._start_controller(progress)
             progress(f"reusing the running {record.backend} lab in {settings.state_dir}")
@@ -243,7 +257,7 @@ class Lab:
         return found
 
     def reset(self, progress: Progress = print) -> float:
-        """Back to the starter state: no Applications, no lab-made namespaces, starter repo; returns seconds."""
+        """Back to the starter state (no Applications or lab namespaces, starter repo); returns seconds."""
         start = time.monotonic()
         with _locked(self.settings, progress, "labkit reset"):
             self._delete_applications(progress)
@@ -287,6 +301,8 @@ class Lab:
                 ]
                 for name in doomed:
                     kube.delete("v1", "Namespace", name, propagation="Background")
+                for name in doomed:
+                    kubectl.force_delete_pods(self.runner, self.kubeconfig, self.context, name)
                 if doomed:
                     progress(f"deleting namespaces {', '.join(sorted(doomed))} (Kubernetes takes ~5 s)")
                 left = lambda: not {n["metadata"]["name"] for n in kube.list("v1", "Namespace")} & set(doomed)  # noqa: E731
@@ -317,22 +333,36 @@ class Lab:
             "repo": {"bare": str(repo.bare), "work": str(repo.work), "url": repo.url},
             "state_dir": str(self.state_dir),
             "created_at": self.record.created_at,
+            "controller": self._controller_status(),
+            "timeline": str(self.state_dir / "timeline.jsonl"),
         }
+
+    def _controller_status(self) -> dict[str, Any] | None:
+        info = agent.read_info(self.state_dir)
+        if info is None or not info.alive:
+            return None
+        return {"pid": info.pid, "webhook_url": info.webhook_url}
 
     # -- extension points: the controller's owner fills these in ----------------------
 
     def _install_crds(self, kube: Kube, progress: Progress) -> None:
-        """EXTENSION POINT: install the Application CRD (``kube.ensure_crd(crd_manifest())``)."""
+        """Install the Application CRD, so `kubectl get applications` works."""
+        kube.ensure_crd(crd_manifest())
+        progress("installed the Application CRD (applications.labkit.dev)")
 
     def _start_controller(self, progress: Progress) -> None:
-        """EXTENSION POINT: start the pull agent if it is not running (``labkit.agent.start_detached``).
-
-        Called on every ``up``, also when an existing lab is reused, so it must be idempotent and fast.
-        """
+        """Start the pull agent unless it runs already (every ``up`` calls this: a supervisor)."""
+        info = agent.read_info(self.state_dir)
+        if info is not None and info.alive:
+            return
+        if info is not None:
+            progress(f"the controller (pid {info.pid}) is gone; restarting it")
+        info = agent.start_detached(self.state_dir, env={"LABKIT_HOME": str(self.settings.home)})
+        progress(f"controller running (pid {info.pid}), webhook {info.webhook_url}")
 
     @classmethod
     def _stop_controller(cls, state_dir: Path) -> None:
-        """EXTENSION POINT: stop the pull agent of the lab in ``state_dir`` (``labkit.agent.stop``)."""
+        agent.stop(state_dir)
 
 
 def _labkit_made(namespace: dict[str, Any]) -> bool:

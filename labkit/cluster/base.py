@@ -32,17 +32,18 @@ class Check:
     backend: str
     ok: bool
     what: str
+    """What was checked, phrased as the condition that must hold."""
     detail: str = ""
+    """What was found; when the check failed, a sentence that stands on its own."""
     fix: str = ""
+    """How to make the check pass."""
 
     def line(self) -> str:
-        mark = "ok  " if self.ok else "no  "
-        text = f"{mark}{self.backend}: {self.what}"
-        if self.detail:
-            text += f" — {self.detail}"
-        if not self.ok and self.fix:
-            text += f"\n        fix: {self.fix}"
-        return text
+        """One line for humans: what passed, or what failed (``detail`` says it all) and the fix."""
+        if self.ok:
+            return f"ok  {self.backend}: {self.what}" + (f" ({self.detail})" if self.detail else "")
+        text = f"no  {self.backend}: {self.detail or self.what}"
+        return text + (f"\n      fix: {self.fix}" if self.fix else "")
 
 
 class Backend(Protocol):

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pytest_kind import KindCluster
 
-from labkit.cluster import readiness
+from labkit.cluster import kubectl
 from labkit.cluster.base import Check, Progress, cluster_name, kubectl_binary, lab_kubeconfig
 from labkit.errors import BackendError, ClusterError, CommandError
 from labkit.proc import Runner, run
@@ -114,12 +114,12 @@ class KindBackend:
         settings: Settings,
         runner: Runner = run,
         *,
-        which: Which = shutil.which,
+        which: Which | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.runner = runner
-        self.which = which
+        self.which = which or shutil.which
         self.env = os.environ if env is None else env
         self.cluster = cluster_name(settings)
 
@@ -144,9 +144,8 @@ class KindBackend:
             fix = "start the Docker daemon (e.g. `sudo systemctl start docker`), or use --backend kwok"
             return Check(self.name, False, what, f"no Docker daemon answers `docker info`: {detail[0]}", fix)
         if self.which("kind") is None:
-            return Check(
-                self.name, False, "kind is on PATH", f"Docker {result.stdout.strip()} answers", KIND_INSTALL
-            )
+            detail = f"Docker {result.stdout.strip()} answers, but kind is not on PATH"
+            return Check(self.name, False, "kind is on PATH", detail, KIND_INSTALL)
         return Check(self.name, True, what, f"Docker {result.stdout.strip()}; kind at {self.which('kind')}")
 
     def kind_cluster(self) -> LabKindCluster:
@@ -178,8 +177,8 @@ class KindBackend:
         self.kubeconfig.chmod(0o600)
         wanted = self.settings.cluster.nodes + 1
         try:
-            readiness.wait_until(
-                lambda: readiness.nodes_ready(self.runner, self.kubeconfig, self.context) >= wanted,
+            kubectl.wait_until(
+                lambda: kubectl.nodes_ready(self.runner, self.kubeconfig, self.context) >= wanted,
                 180,
                 f"{wanted} kind nodes to be Ready",
                 hint=f"kind export logs --name {self.cluster}",

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from labkit.cluster import readiness
+from labkit.cluster import kubectl
 from labkit.cluster.base import Check, Progress, kubectl_binary, lab_kubeconfig, write_private
 from labkit.errors import BackendError, CommandError
 from labkit.proc import Runner, run
@@ -74,12 +74,13 @@ class KubeconfigBackend:
         if self._context and self._context in known:
             return Check(self.name, True, what)
         if not self._context:
-            return Check(self.name, False, what, f"contexts there: {listing}", "pass --context NAME")
+            detail = f"no --context given; contexts in {source}: {listing}"
+            return Check(self.name, False, what, detail, "pass --context NAME")
         return Check(
             self.name,
             False,
             what,
-            f"no such context; contexts there: {listing}",
+            f"context {self._context!r} does not exist in {source}; contexts there: {listing}",
             "pick one of those with --context (see `kubectl config get-contexts`), or set KUBECONFIG",
         )
 
@@ -96,7 +97,7 @@ class KubeconfigBackend:
                 f"could not read context {self._context!r}", hint="check your kubeconfig"
             ) from e
         write_private(self.kubeconfig, text)
-        if not readiness.api_ready(self.runner, self.kubeconfig, self._context):
+        if not kubectl.api_ready(self.runner, self.kubeconfig, self._context):
             self.kubeconfig.unlink(missing_ok=True)
             raise BackendError(
                 f"context {self._context!r} points at a cluster whose API server does not answer /readyz",
@@ -108,6 +109,4 @@ class KubeconfigBackend:
         self.kubeconfig.unlink(missing_ok=True)
 
     def running(self) -> bool:
-        return self.kubeconfig.is_file() and readiness.api_ready(
-            self.runner, self.kubeconfig, self._context, 3
-        )
+        return self.kubeconfig.is_file() and kubectl.api_ready(self.runner, self.kubeconfig, self._context, 3)

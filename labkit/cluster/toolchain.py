@@ -286,6 +286,7 @@ def _install(
         fill(tmp)
         seconds = round(time.monotonic() - start, 1)
         write_manifest(tmp, component, source, {**extra, f"{source}_seconds": seconds})
+        tmp.chmod(0o755)  # mkdtemp makes it 0700; the entry is shared like any installed program
         if final.exists():
             old = root / f".old-{component.key}-{os.getpid()}"
             final.rename(old)

@@ -186,7 +186,10 @@ class Controller:
             return
         record.invalid_spec = ""
         record.repo_url, record.flux_style = spec.repo_url, _flux_style(obj)
+        before = record.revision
         self._refresh(obj, spec, record, reasons)
+        if reasons <= {"poll"} and self._nothing_new(record, before):
+            return
         comparison = self._compare(spec, record)
         self._observe(spec, record, comparison)
         self.ops.act(obj, spec, record, comparison)
@@ -222,6 +225,15 @@ class Controller:
             patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
             self.kube.patch(API_VERSION, appdef.KIND, spec.name, self.namespace, patch)
         self._schedule_poll(spec, record)
+
+    @staticmethod
+    def _nothing_new(record: AppRecord, before: str | None) -> bool:
+        """A poll that found no new commit has nothing to add: watches keep the live side fresh.
+
+        (Flux-style apps are the exception: the interval is their only look at the cluster.)
+        """
+        idle = record.run is None or record.run.done
+        return idle and record.revision == before and record.comparison is not None and not record.flux_style
 
     def _schedule_poll(self, spec: AppSpec, record: AppRecord) -> None:
         interval = spec.poll_interval_s or self.settings.poll_interval_s
@@ -291,7 +303,8 @@ class Controller:
         if comparable == {k: v for k, v in old.items() if k != "reconciledAt"}:
             return
         new["reconciledAt"] = st.iso(time.time())
-        self.kube.patch_status(API_VERSION, appdef.KIND, record.name, self.namespace, new)
+        patch = st.merge_patch(old, new)
+        self.kube.patch_status(API_VERSION, appdef.KIND, record.name, self.namespace, patch)
 
 
 def _flux_style(obj: Manifest) -> bool:

@@ -102,7 +102,7 @@ class LiveCache:
 
     def _list_then_watch(self, gvk: tuple[str, str]) -> None:
         api_version, kind = gvk
-        items = self.kube.list(api_version, kind)
+        items, resource_version = self.kube.list_versioned(api_version, kind)
         fresh = {
             (o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in items if _tracking(o)
         }
@@ -121,7 +121,10 @@ class LiveCache:
                 != new.get("metadata", {}).get("resourceVersion")
             ):
                 self._notify(new or old, "DELETED" if new is None else "MODIFIED")
-        for event_type, obj in self.kube.watch(api_version, kind, stop=self._stop):
+        # Start the watch exactly where the list ended: nothing is missed, nothing is replayed.
+        for event_type, obj in self.kube.watch(
+            api_version, kind, resource_version=resource_version, stop=self._stop
+        ):
             self._apply_event(gvk, event_type, obj)
 
     def _apply_event(self, gvk: tuple[str, str], event_type: str, obj: Manifest) -> None:

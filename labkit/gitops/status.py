@@ -104,3 +104,19 @@ def add_history(history: list[Manifest], spec: AppSpec, run: SyncRun, op: SyncOp
     }
     limit = max(spec.revision_history_limit, 1)
     return (history + [entry])[-limit:]
+
+
+def merge_patch(old: Manifest, new: Manifest) -> Manifest:
+    """A JSON merge patch turning ``old`` into ``new``.
+
+    A merge patch only removes a key that it sets to null, so keys that
+    ``new`` no longer has (a health message from the last rollout, a cleared
+    condition list) are sent as None; otherwise they would linger.
+    """
+    patch: Manifest = dict(new)
+    for key, value in old.items():
+        if key not in new:
+            patch[key] = None
+        elif isinstance(value, dict) and isinstance(new[key], dict):
+            patch[key] = merge_patch(value, new[key])
+    return patch

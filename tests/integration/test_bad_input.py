@@ -28,7 +28,9 @@ def gitapp(lab: Any) -> Iterator[GitApp]:
 
 
 def condition_containing(app: GitApp, text: str, timeout_s: float = 20.0) -> str:
-    found = eventually(lambda: [c for c in app.conditions() if text in c], timeout_s, f"a condition with {text!r}")
+    found = eventually(
+        lambda: [c for c in app.conditions() if text in c], timeout_s, f"a condition with {text!r}"
+    )
     return str(found[0])
 
 
@@ -70,7 +72,9 @@ def test_an_unknown_kind_fails_the_dry_run_and_nothing_is_applied(gitapp: GitApp
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     gitapp.commit("unknown kind", **{"app.yaml": dump(configmap("before-widget"), widget)})
     gitapp.create(auto_sync=True)
-    eventually(lambda: (gitapp.status().get("operationState") or {}).get("phase") == "Failed", 30, "sync failed")
+    eventually(
+        lambda: (gitapp.status().get("operationState") or {}).get("phase") == "Failed", 30, "sync failed"
+    )
     op = gitapp.status()["operationState"]
     assert "dry run" in op["message"]
     assert gitapp.live("ConfigMap", "before-widget") is None, "dry run first: nothing half-applied"
@@ -92,7 +96,9 @@ def test_an_immutable_field_change_fails_cleanly_and_keeps_the_old_object(gitapp
     gitapp.wait(sync="Synced", timeout_s=60)
     changed = deployment(replicas=3, selector={"app": "other"}, pod_labels={"app": "other"})
     gitapp.commit("change selector", **{"app.yaml": dump(changed)})
-    eventually(lambda: (gitapp.status().get("operationState") or {}).get("phase") == "Failed", 30, "sync failed")
+    eventually(
+        lambda: (gitapp.status().get("operationState") or {}).get("phase") == "Failed", 30, "sync failed"
+    )
     assert "immutable" in str(gitapp.status()["operationState"]).lower()
     live = gitapp.live("Deployment", "web", "apps/v1")
     assert live is not None and live["spec"]["replicas"] == 1, "nothing half-applied"

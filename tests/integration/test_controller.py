@@ -55,7 +55,10 @@ def test_every_managed_object_carries_the_tracking_annotation(gitapp: GitApp) ->
     gitapp.wait(sync="Synced", timeout_s=60)
     cm = gitapp.live("ConfigMap", "web-config")
     assert cm is not None
-    assert cm["metadata"]["annotations"][TRACKING_ANNOTATION] == f"{gitapp.name}:/ConfigMap:{gitapp.name}/web-config"
+    assert (
+        cm["metadata"]["annotations"][TRACKING_ANNOTATION]
+        == f"{gitapp.name}:/ConfigMap:{gitapp.name}/web-config"
+    )
 
 
 def test_without_auto_sync_the_app_stays_out_of_sync_until_a_manual_sync(gitapp: GitApp) -> None:
@@ -75,7 +78,10 @@ def test_kubectl_get_applications_shows_sync_and_health_columns(lab: Any, gitapp
     gitapp.wait(sync="Synced", timeout_s=30)
     out = subprocess.run(
         ["kubectl", "--kubeconfig", str(lab.kubeconfig), "get", "applications", "-n", "labkit", gitapp.name],
-        capture_output=True, text=True, check=True, env=lab.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=lab.env(),
     ).stdout
     header, row = out.splitlines()[:2]
     assert "SYNC" in header and "HEALTH" in header

@@ -168,6 +168,17 @@ def test_a_wrongly_typed_field_is_a_failed_result_not_an_exception(kube: Kube, n
     assert ".data.n: expected string" in result.message
 
 
+def test_a_field_owned_by_another_manager_conflicts_unless_forced(kube: Kube, ns: str) -> None:
+    assert kube.apply(config_map("owned", ns, {"k": "theirs"}), field_manager="someone-else").ok
+
+    polite = kube.apply(config_map("owned", ns, {"k": "ours"}), force=False)
+    forced = kube.apply(config_map("owned", ns, {"k": "ours"}))
+
+    assert (polite.ok, polite.code, polite.reason) == (False, 409, "Conflict")
+    assert 'conflict with "someone-else"' in polite.message
+    assert forced.ok and forced.obj is not None and forced.obj["data"] == {"k": "ours"}
+
+
 def test_list_fills_in_api_version_and_kind_and_honours_label_selectors(kube: Kube, ns: str) -> None:
     labelled = config_map("labelled", ns, {})
     labelled["metadata"]["labels"] = {"tier": "x"}
@@ -328,3 +339,27 @@ def test_watch_resumed_from_a_version_sees_only_later_changes(kube: Kube, ns: st
 def test_watching_an_unknown_kind_raises_at_once(kube: Kube) -> None:
     with pytest.raises(KubeError, match="cannot watch"):
         kube.watch("nothing.example/v1", "Nothing")
+
+
+def test_one_watch_thread_per_kind_runs_side_by_side_and_all_stop(kube: Kube, ns: str) -> None:
+    kinds = [("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount")]
+    stop, seen, lock = threading.Event(), set(), threading.Lock()
+
+    def follow(api_version: str, kind: str) -> None:
+        for event, obj in kube.watch(api_version, kind, ns, stop=stop, timeout_s=60):
+            with lock:
+                seen.add((kind, event, obj["metadata"]["name"]))
+
+    threads = [threading.Thread(target=follow, args=gvk, daemon=True) for gvk in kinds]
+    for thread in threads:
+        thread.start()
+    for api_version, kind in kinds:
+        assert kube.apply(
+            {"apiVersion": api_version, "kind": kind, "metadata": {"name": "same", "namespace": ns}}
+        ).ok
+    kube.wait_for(lambda: {(k, "ADDED", "same") for _, k in kinds} <= seen, 10, "an ADDED event per kind")
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=5)
+
+    assert not any(thread.is_alive() for thread in threads)

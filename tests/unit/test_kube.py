@@ -107,6 +107,7 @@ def test_ping_of_a_server_that_is_not_listening_names_the_url_and_the_next_step(
     with Kube(dead_kubeconfig, timeout_s=2.0) as kube, pytest.raises(KubeError) as info:
         kube.ping()
     assert f"API server at {kube.server_url()} is not reachable" in str(info.value)
+    assert str(info.value).splitlines()[0].endswith("Connection refused")
     assert "labkit up" in str(info.value)
 
 

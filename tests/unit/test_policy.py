@@ -29,7 +29,9 @@ def test_self_heal_backoff_follows_argo_cd_0_2_6_18_54_162_then_cap_300() -> Non
 
 
 def test_nothing_happens_when_in_sync() -> None:
-    assert decide(spec(automated=True), comparison(SyncStatus.Synced), Memory(), 0, SETTINGS).act is Act.Nothing
+    assert (
+        decide(spec(automated=True), comparison(SyncStatus.Synced), Memory(), 0, SETTINGS).act is Act.Nothing
+    )
 
 
 def test_out_of_sync_without_auto_sync_waits_for_a_human() -> None:
@@ -38,7 +40,9 @@ def test_out_of_sync_without_auto_sync_waits_for_a_human() -> None:
 
 
 def test_auto_sync_acts_once_per_new_revision() -> None:
-    d = decide(spec(automated=True), comparison(SyncStatus.OutOfSync, "b" * 40), Memory("a" * 40), 0, SETTINGS)
+    d = decide(
+        spec(automated=True), comparison(SyncStatus.OutOfSync, "b" * 40), Memory("a" * 40), 0, SETTINGS
+    )
     assert d.act is Act.AutoSync
 
 
@@ -49,12 +53,18 @@ def test_drift_stays_when_self_heal_is_off() -> None:
 
 def test_self_heal_syncs_only_out_of_sync_resources_then_backs_off() -> None:
     memory = Memory("a" * 40)
-    first = decide(spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 100.0, SETTINGS)
+    first = decide(
+        spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 100.0, SETTINGS
+    )
     assert first.act is Act.SelfHeal and first.resources == frozenset({KEY})
     memory.heal_attempts, memory.last_heal_at = 1, 100.0
-    second = decide(spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 101.0, SETTINGS)
+    second = decide(
+        spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 101.0, SETTINGS
+    )
     assert second.act is Act.Wait and abs(second.wait_s - 1.0) < 1e-9
-    third = decide(spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 102.5, SETTINGS)
+    third = decide(
+        spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 102.5, SETTINGS
+    )
     assert third.act is Act.SelfHeal
 
 
@@ -71,3 +81,11 @@ def test_failed_auto_sync_is_retried_with_backoff_when_retry_allows() -> None:
     assert decide(s, comparison(SyncStatus.OutOfSync), memory, 106.0, SETTINGS).act is Act.Retry
     memory.retries = 2
     assert decide(s, comparison(SyncStatus.OutOfSync), memory, 1000.0, SETTINGS).act is Act.Nothing
+
+
+def test_status_merge_patch_removes_keys_the_new_status_no_longer_has() -> None:
+    from labkit.gitops.status import merge_patch
+
+    old = {"health": {"status": "Progressing", "message": "2 of 5"}, "conditions": [{"type": "X"}]}
+    new = {"health": {"status": "Healthy"}}
+    assert merge_patch(old, new) == {"health": {"status": "Healthy", "message": None}, "conditions": None}

@@ -1,0 +1,187 @@
+"""One commit's journey across the actors, as a table and as a swimlane plot.
+
+The notebook section "the flow: push → the agent notices → it syncs" and
+the dashboard's live plot (:mod:`labkit.ui.panel`) call :func:`swimlane`;
+:func:`commit_events` is the same data as a table. Computed from the
+timeline only, through :func:`labkit.metrics.events_frame`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from labkit.ui.figures import LabFigure, PlotError, new_figure, no_data
+from labkit.ui.source import Source, as_int, present, records
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LANES = ("git", "pipeline", "controller", "drift")
+LANE_COLORS = {"git": "tab:purple", "pipeline": "tab:orange", "controller": "tab:blue", "drift": "tab:red"}
+EVENT_COLUMNS = ["t_s", "actor", "kind", "label", "ts_ns"]
+
+
+def _pick_revision(rows: list[dict[str, Any]], app: str, revision: str | None) -> str | None:
+    """The full sha meant by ``revision`` (a prefix is fine); without one, the latest push."""
+    if revision is None:
+        pushed = [r["revision"] for r in rows if r["kind"] == "pushed" and r.get("deleted") is not True]
+        seen = [r["revision"] for r in rows if r["app"] == app and present(r["revision"])]
+        latest = [r for r in pushed if present(r)] or seen
+        return latest[-1] if latest else None
+    revisions = {r["revision"] for r in rows if present(r["revision"])}
+    matches = sorted(r for r in revisions if r.startswith(revision))
+    if len(matches) > 1:
+        raise PlotError(
+            f"revision {revision!r} matches {len(matches)} commits: {', '.join(m[:10] for m in matches)}",
+            hint="give more characters of the sha",
+        )
+    return matches[0] if matches else None
+
+
+def _label(row: dict[str, Any]) -> str:
+    kind = row["kind"]
+    if kind == "pushed":
+        return f"push {str(row['revision'])[:7]}"
+    if kind == "refresh_started":
+        return f"refresh ({row.get('trigger') or '?'})"
+    if kind == "diff_computed":
+        return f"diff: {row.get('sync') or '?'}"
+    if kind == "resource_applied":
+        return f"{row.get('code') or 'applied'} {str(row.get('resource') or '').split(' ')[-1]}"
+    if kind == "sync_finished":
+        return "dry run done" if row.get("dry_run") is True else f"sync {row.get('phase') or 'finished'}"
+    if kind == "self_heal_attempt":
+        return f"self-heal #{as_int(row.get('attempt'))}"
+    if kind == "drift_injected":
+        how = str(row.get("drift_kind") or row.get("how") or "injected")
+        return f"drift: {how[:28]}"
+    names = {"revision_detected": "new revision seen", "webhook_received": "webhook"}
+    return names.get(kind, kind.replace("_", " "))
+
+
+def _commit_rows(
+    rows: list[dict[str, Any]], app: str, revision: str | None
+) -> tuple[str, list[dict[str, Any]]]:
+    """(full sha, the events of that commit of ``app`` with ``t_s`` set); ("", []) when there are none."""
+    rev = _pick_revision(rows, app, revision)
+    # The push pipeline deploys the same commit (often as its own app): its lane belongs in the picture.
+    own = [
+        r
+        for r in rows
+        if r["revision"] == rev and (r["app"] == app or not present(r["app"]) or r["actor"] == "pipeline")
+    ]
+    if rev is None or not own:
+        return "", []
+    pushes = [r for r in rows if r["kind"] == "pushed" and r.get("deleted") is not True]
+    own_pushes = [p for p in pushes if p["revision"] == rev]
+    start = own_pushes[-1]["ts_ns"] if own_pushes else own[0]["ts_ns"]
+    next_any = next((p["ts_ns"] for p in pushes if p["ts_ns"] > start), math.inf)
+    next_same = next((p["ts_ns"] for p in own_pushes if p["ts_ns"] > start), math.inf)
+    detected = [r["ts_ns"] for r in own if r["kind"] == "revision_detected" and r["ts_ns"] >= start]
+    seen_at = detected[0] if detected else math.inf
+    picked = [r for r in own if start <= r["ts_ns"] < next_same]
+    for r in rows:
+        mine = r["app"] == app or (r["actor"] == "drift" and not present(r["app"]))
+        no_rev = mine and not present(r["revision"]) and start <= r["ts_ns"] < next_any
+        if no_rev and (r["kind"] != "refresh_started" or r["ts_ns"] <= seen_at):
+            picked.append(r)  # later refreshes of this app are polls that found nothing new
+    picked.sort(key=lambda r: r["ts_ns"])
+    return rev, [{**r, "t_s": (r["ts_ns"] - start) / 1e9, "label": _label(r)} for r in picked]
+
+
+def commit_events(timeline: Source, app: str, revision: str | None = None) -> pd.DataFrame:
+    """One commit of ``app``, event by event: t_s (seconds since its push), actor, kind, label, ts_ns.
+
+    ``revision`` may be a prefix; without it, the latest push. Events carrying
+    the revision count until the same revision is pushed again; events
+    without one (a refresh, a drift injection) count until the next push,
+    refreshes only up to the moment the revision was seen.
+    """
+    import pandas as pd
+
+    _, picked = _commit_rows(records(timeline), app, revision)
+    return pd.DataFrame([[r[c] for c in EVENT_COLUMNS] for r in picked], columns=EVENT_COLUMNS)
+
+
+MAX_LINES = 7
+LINE_IN = 0.13
+"""Height of one label line in inches (7 pt text): lanes are sized in label lines."""
+
+
+def _clusters(lane: pd.DataFrame, gap_s: float) -> list[tuple[float, list[str]]]:
+    """Events closer than ``gap_s`` to the previous one share one stacked label: "0.11 s  what"."""
+    groups: list[tuple[float, list[str]]] = []
+    last = -math.inf
+    for t, text in zip(lane["t_s"], lane["label"], strict=True):
+        line = f"{t:.2f} s  {text}"
+        if t - last < gap_s:
+            groups[-1][1].append(line)
+        else:
+            groups.append((float(t), [line]))
+        last = t
+    cut = MAX_LINES - 1
+    return [
+        (t, lines if len(lines) <= MAX_LINES else [*lines[:cut], f"... {len(lines) - cut} more"])
+        for t, lines in groups
+    ]
+
+
+def _lane_layout(events: pd.DataFrame, lanes: list[str], gap_s: float) -> tuple[dict[str, Any], float]:
+    """Per lane: its y and its label clusters (alternately above and below); and the total height."""
+    layout: dict[str, Any] = {}
+    y = 0.0
+    for actor in reversed(lanes):
+        groups = _clusters(events[events["actor"] == actor], gap_s)
+        above = max((len(lines) for lines in groups[0::2]), default=0)
+        below = max((len(lines) for lines in groups[1::2]), default=0)
+        layout[actor] = (y + below + 1.0, groups)
+        y += above + below + 2.0
+    return layout, y
+
+
+def swimlane(timeline: Source, app: str, revision: str | None = None) -> LabFigure:
+    """One commit across the actors (git, pipeline, controller, drift): what happened when, in seconds.
+
+    Events close in time share one label listing each with its time, so a
+    burst of controller work stays readable next to a 30 s poll wait.
+    """
+    import pandas as pd
+
+    rows = records(timeline)
+    rev, picked = _commit_rows(rows, app, revision)
+    events = pd.DataFrame(picked, columns=EVENT_COLUMNS)
+    lanes = list(LANES) + sorted(set(events["actor"]) - set(LANES))
+    span = max(float(events["t_s"].max()), 1e-3) if not events.empty else 1.0
+    layout, height = _lane_layout(events, lanes, span * 0.15)
+    fig, ax = new_figure(11, 1.6 + height * LINE_IN)
+    ax.set_yticks([layout[a][0] for a in lanes], labels=lanes)
+    ax.set_ylim(0, height)
+    ax.set_xlabel("time since git push (s)")
+    ax.set_ylabel("actor")
+    if events.empty:
+        ax.set_title(f"{app}: no events for {revision or 'any commit'} yet")
+        no_data(ax, "push a commit and the events of its journey appear here")
+        return fig
+    push = next((r for r in picked if r["kind"] == "pushed"), {})
+    subject = f' "{push["message"]}"' if present(push.get("message")) else ""
+    ax.set_title(f"{app}: one commit from git push to the cluster ({rev[:7]}{subject})")
+    for actor in lanes:
+        lane, (y, groups) = events[events["actor"] == actor], layout[actor]
+        ax.axhline(y, color="0.85", linewidth=0.8, zorder=1)
+        if lane.empty:
+            continue
+        ax.scatter(lane["t_s"], [y] * len(lane), label=actor, color=LANE_COLORS.get(actor), zorder=3)
+        for i, (t, lines) in enumerate(groups):
+            up = i % 2 == 0
+            ax.text(t, y + (0.5 if up else -0.5), "\n".join(lines), fontsize=7, va="bottom" if up else "top")
+    synced = events[(events["kind"] == "sync_finished") & (events["label"] == "sync Succeeded")]
+    if not synced.empty:
+        t = float(synced["t_s"].iloc[0])
+        ax.axvline(t, color="tab:green", linestyle="--", linewidth=1, label=f"synced after {t:.2f} s")
+    ax.set_xlim(-span * 0.02, span * 1.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig
+
+
+__all__ = ["EVENT_COLUMNS", "LANES", "commit_events", "swimlane"]
