@@ -33,6 +33,11 @@ from labkit.settings import ControllerSettings
 INFO = "controller.json"
 LOG = "controller.log"
 
+# Popen objects of controllers this process started. Keeping them referenced
+# lets the child outlive the Popen object without a ResourceWarning; the
+# child runs in its own session and is stopped by `stop()`, not by us exiting.
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
 
 @dataclass(frozen=True)
 class AgentInfo:
@@ -115,6 +120,7 @@ def start_detached(state_dir: Path, env: dict[str, str] | None = None, timeout_s
         env={**os.environ, **(env or {})},
     )
     log.close()
+    _CHILDREN.append(proc)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         info = read_info(state_dir)

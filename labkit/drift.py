@@ -31,18 +31,6 @@ from labkit.errors import CommandError, LabkitError
 from labkit.events import Timeline
 from labkit.proc import Result, Runner, run
 
-KINDS = (
-    "scale",
-    "edit",
-    "set_image",
-    "add_label",
-    "set_env",
-    "patch_service_type",
-    "delete",
-    "add_untracked",
-)
-"""Every kind of drift :meth:`DriftInjector.inject` knows, in the order the dashboard lists them."""
-
 DEFAULTS: dict[str, dict[str, Any]] = {
     "scale": {"deployment": "web", "replicas": 5},
     "edit": {"kind": "configmap", "name": "web-config", "field_path": "data.GREETING", "value": "hot-fixed"},
@@ -54,6 +42,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "add_untracked": {"kind": "ConfigMap", "name": "hand-made"},
 }
 """Arguments for each kind that fit the starter demo app (Deployment/Service web, ConfigMap web-config)."""
+
+KINDS = tuple(DEFAULTS)
+"""Every kind of drift :meth:`DriftInjector.inject` knows, in the order the dashboard lists them."""
 
 WHOLE_OBJECT = "*"
 """The ``field`` of a drift that deletes or creates a whole object."""

@@ -47,6 +47,7 @@ from labkit.proc import Runner, run
 ACTOR = "pipeline"
 KUBECTL_TIMEOUT_S = 120.0
 """How long one kubectl command of a run may take, in seconds."""
+_VERBS = ("get", "create", "apply")
 NOT_RETRIED = (
     "not retried: this commit reaches the cluster only with the next push (or `labkit pipeline run`)"
 )
@@ -299,7 +300,7 @@ def _one_line(e: BaseException) -> str:
     """What broke, in one line for the timeline: kubectl's last words, or the error's first line."""
     if isinstance(e, CommandError):
         lines = [line for line in e.output.strip().splitlines() if line.strip()]
-        verb = next((a for a in e.argv[1:] if not a.startswith("-") and "/" not in a), "")
+        verb = next((a for a in e.argv if a in _VERBS), "")
         return f"kubectl {verb} failed (exit {e.returncode}): {lines[-1] if lines else 'no output'}"
     if isinstance(e, LabkitError):
         return e.message.splitlines()[0]

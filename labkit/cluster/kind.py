@@ -135,9 +135,8 @@ class KindBackend:
         what = "a Docker daemon answers `docker info`"
         docker = self.which("docker")
         if docker is None:
-            return Check(
-                self.name, False, what, "docker is not on PATH", "install Docker, or use --backend kwok"
-            )
+            detail = "no Docker daemon answers `docker info`: docker is not on PATH"
+            return Check(self.name, False, what, detail, "install Docker, or use --backend kwok")
         result = self.runner([docker, "info", "--format", "{{.ServerVersion}}"], timeout=20, check=False)
         if not result.ok:
             detail = (result.stderr or result.stdout).strip().splitlines()[:1] or ["no answer"]

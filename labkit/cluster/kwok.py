@@ -73,7 +73,7 @@ def pick_ports(
         )
     rng = rng or random.Random()
     ports = {"kubeApiserverPort": apiserver_port} if apiserver_port else {}
-    candidates = rng.sample(PORT_RANGE, 200)
+    candidates = rng.sample(PORT_RANGE, len(PORT_RANGE))
     for option in PORT_OPTIONS:
         if option in ports:
             continue
@@ -100,6 +100,7 @@ class KwokBackend:
         which: toolchain.Which | None = None,
         free: Callable[[int], bool] = port_free,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.runner = runner
@@ -107,7 +108,7 @@ class KwokBackend:
         self._ensure = ensure
         self._which = which or shutil.which
         self._free = free
-        self._sleep = sleep
+        self._sleep, self._clock = sleep, clock
         self.cluster = cluster_name(settings)
 
     @property
@@ -233,6 +234,7 @@ class KwokBackend:
                 "the kwok API server to answer /readyz",
                 hint=self._log_hint(),
                 sleep=self._sleep,
+                clock=self._clock,
             )
         except ClusterError as e:
             raise BackendError(e.message, e.hint) from e
@@ -245,6 +247,7 @@ class KwokBackend:
                 f"{nodes} kwok nodes to be Ready",
                 hint=self._log_hint(),
                 sleep=self._sleep,
+                clock=self._clock,
             )
         except ClusterError as e:
             raise BackendError(e.message, e.hint) from e

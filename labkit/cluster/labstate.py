@@ -75,12 +75,16 @@ def lab_lock(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[None]:
     """Hold the lab's lock; wait (telling who holds it) up to ``timeout_s``, then LabStateError."""
-    state_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     told = False
+    path = state_dir / LOCK
     while True:
-        path = state_dir / LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            # Re-made on every round: `down` removes the whole directory while we wait.
+            state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -99,7 +103,6 @@ def lab_lock(
         # `down` may have removed the directory (and the lock file) while we waited: lock the new file.
         if not _same_file(fd, path):
             os.close(fd)
-            state_dir.mkdir(parents=True, exist_ok=True)
             continue
         break
     try:

@@ -21,8 +21,9 @@ def gitapp(lab: Any) -> Iterator[GitApp]:
     app = GitApp(name, f"apps/{name}", name, lab.repo, AppClient(kube), kube, lab.timeline)
     yield app
     try:
-        app.apps.delete(name, cascade=True)
-        eventually(lambda: not [a for a in app.apps.list() if a.name == name], 30, "app deleted")
+        if any(a.name == name for a in app.apps.list()):
+            app.apps.delete(name, cascade=True)
+            eventually(lambda: not [a for a in app.apps.list() if a.name == name], 30, "app deleted")
     finally:
         kube.delete("v1", "Namespace", name, None)
 

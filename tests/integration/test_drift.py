@@ -1,8 +1,9 @@
 """Drift made with the real kubectl against the real cluster: every kind changes the live object.
 
-Each test gets its own namespace holding the starter demo app (rendered from
-repos/starter/apps/demo and applied the way the controller applies it), so
-the injector's default arguments are checked against the app they are for.
+Each test gets its own namespace (the shared ``namespace`` fixture) holding
+the starter demo app, rendered from repos/starter/apps/demo and applied the
+way the controller applies it, so the injector's default arguments are
+checked against the app they are for.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,8 @@ pytestmark = pytest.mark.cluster
 class Demo:
     """The demo app in a namespace of its own, with an injector aimed at it."""
 
-    def __init__(self, lab: Any, tmp_path: Path) -> None:
-        self.ns = f"drift-{uuid.uuid4().hex[:8]}"
+    def __init__(self, lab: Any, namespace: str, tmp_path: Path) -> None:
+        self.ns = namespace
         self.context: str | None = getattr(lab, "context", None) or None
         self.kubeconfig = Path(lab.kubeconfig)
         self.kube = Kube(self.kubeconfig, self.context)
@@ -45,7 +45,6 @@ class Demo:
         )
 
     def deploy(self) -> None:
-        self.kube.ensure_namespace(self.ns)
         for obj in render(Settings().starter_repo / "apps" / "demo", app=self.ns, dest_namespace=self.ns):
             result = self.kube.apply(obj)
             assert result.ok, result.message
@@ -56,13 +55,12 @@ class Demo:
 
 
 @pytest.fixture
-def demo(lab: Any, tmp_path: Path) -> Iterator[Demo]:
-    demo = Demo(lab, tmp_path)
-    demo.deploy()
+def demo(lab: Any, namespace: str, tmp_path: Path) -> Iterator[Demo]:
+    demo = Demo(lab, namespace, tmp_path)
     try:
+        demo.deploy()
         yield demo
     finally:
-        demo.kube.delete("v1", "Namespace", demo.ns, propagation="Background")
         demo.kube.close()
 
 

@@ -199,7 +199,15 @@ def test_two_targets_are_applied_in_order_and_the_app_names_both(rig: Rig) -> No
 def test_a_context_in_the_config_is_passed_to_every_kubectl(rig: Rig) -> None:
     rig.pipeline.enable([Target("apps/demo", "demo-push")], rig.kubeconfig, context="kwok-labkit")
     rig.pipeline.run(rig.repo.head())
+    assert len(rig.kubectl.calls) == 3
     assert all(c[3:5] == ["--context", "kwok-labkit"] for c in rig.kubectl.calls)
+
+
+def test_the_error_names_the_kubectl_verb_that_failed_even_with_a_context(rig: Rig) -> None:
+    rig.pipeline.enable([Target("apps/demo", "demo-push")], rig.kubeconfig, context="kwok-labkit")
+    rig.kubectl.fail = lambda argv: "Unauthorized" if "create" in argv else None
+    run = rig.pipeline.run(rig.repo.head())
+    assert run.error == "kubectl create failed (exit 1): Unauthorized"
 
 
 def test_enable_writes_a_private_config_and_the_switch_the_hook_looks_for(rig: Rig) -> None:
