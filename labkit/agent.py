@@ -110,6 +110,7 @@ def run(state_dir: Path, settings: ControllerSettings | None = None) -> None:
 def start_detached(state_dir: Path, env: dict[str, str] | None = None, timeout_s: float = 20.0) -> AgentInfo:
     """Start ``labkit controller run`` in its own session and wait until it listens."""
     (state_dir / INFO).unlink(missing_ok=True)
+    _CHILDREN[:] = [p for p in _CHILDREN if p.poll() is None]  # forget (and reap) dead ones
     log = open(state_dir / LOG, "ab")  # noqa: SIM115 (handed to the child)
     proc = subprocess.Popen(
         [sys.executable, "-m", "labkit", "controller", "run", "--state-dir", str(state_dir)],
@@ -149,5 +150,13 @@ def stop(state_dir: Path, timeout_s: float = 10.0) -> bool:
         time.sleep(0.05)
     if info.alive:
         os.kill(info.pid, signal.SIGKILL)
+    _reap(info.pid)
     (state_dir / INFO).unlink(missing_ok=True)
     return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status of a controller this process started (no zombie, no warning)."""
+    for proc in [p for p in _CHILDREN if p.pid == pid]:
+        proc.wait(timeout=5)
+        _CHILDREN.remove(proc)

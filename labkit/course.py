@@ -106,7 +106,7 @@ def commits_table(commits: Iterable[CommitInfo]) -> pd.DataFrame:
     return show_table(rows, ["sha", "author", "when", "why (message)", "files"])
 
 
-def repo_tree(root: Path | str, max_depth: int = 4) -> str:
+def repo_tree(root: Path | str, max_depth: int = 6) -> str:
     """The folders and files of a checkout as an indented tree (``.git`` left out)."""
     root = Path(root)
     lines = [f"{root.name}/"]
@@ -349,6 +349,44 @@ def drift_tour(
     table = metrics.drift_latencies(lab.timeline.read(since_ns=since))
     keep = [c for c in ("drift", "target", "field", "declared", "detected_s", "healed_s") if c in table]
     return table[keep]
+
+
+def commit_replicas(
+    lab: Any,
+    path: str,
+    deployment: str,
+    counts: Iterable[int],
+    *,
+    apps: Iterable[str] = (),
+    pipeline: bool = False,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Commit ``replicas: n`` for each n in turn; after each, wait for ``apps`` to sync it
+    (and for the push pipeline's run, with ``pipeline``). Returns the commit shas."""
+    shas = []
+    for n in counts:
+        sha = lab.repo.set_replicas(path, deployment, n)
+        for app in apps:
+            lab.apps.wait(app, revision=sha, timeout_s=timeout_s)
+        if pipeline:
+            kinds = ("pipeline_applied", "pipeline_failed")
+            wait_for_event(lab.timeline, kinds, revision=sha, timeout_s=timeout_s)
+        print(f"{sha[:7]}  replicas: {n}  -> done")
+        shas.append(sha)
+    return shas
+
+
+ACTIVITY_KINDS = ("sync_started", "self_heal_attempt", "drift_detected", "healed")
+
+
+def activity(timeline: Timeline | Iterable[Event], apps: Iterable[str]) -> pd.DataFrame:
+    """How often each app synced, tried to self-heal, saw drift and healed (one row per app)."""
+    names = list(apps)
+    counts = {name: dict.fromkeys(ACTIVITY_KINDS, 0) for name in names}
+    for event in timeline:
+        if event.app in counts and event.kind in ACTIVITY_KINDS:
+            counts[event.app][event.kind] += 1
+    return show_table([{"app": name, **counts[name]} for name in names], ["app", *ACTIVITY_KINDS])
 
 
 # -- a stand-in for an autoscaler -----------------------------------------------------------------
@@ -975,13 +1013,16 @@ __all__ = [
     "QUESTIONS",
     "TOPICS",
     "Check",
+    "ACTIVITY_KINDS",
     "Autoscaler",
+    "activity",
     "answers_markdown",
     "apply_order",
     "app_status",
     "attempt",
     "checkpoint",
     "commit_files",
+    "commit_replicas",
     "commits_table",
     "conditions",
     "diff_table",

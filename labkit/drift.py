@@ -169,13 +169,22 @@ class DriftInjector:
         return self._run("scale", app, namespace, target, "spec.replicas", args, declared=True)
 
     def edit(
-        self, namespace: str, kind: str, name: str, field_path: str, value: Any, app: str | None = None
+        self,
+        namespace: str,
+        kind: str,
+        name: str,
+        field_path: str,
+        value: Any,
+        app: str | None = None,
+        *,
+        declared: bool = True,
     ) -> Drift:
         """A real ``kubectl edit`` whose editor sets ``field_path`` (e.g. ``data.GREETING``) to ``value``.
 
         ``field_path`` is dot-separated; numbers index lists; below ``data``,
         ``labels`` and ``annotations`` the rest is one key (keys may hold dots).
         The value keeps the type of the old one ("5" stays a string in a ConfigMap).
+        Pass ``declared=False`` when Git does not declare the field.
         """
         target = f"{kind.lower()}/{name}"
         args = ["-n", namespace, "edit", target]
@@ -183,6 +192,8 @@ class DriftInjector:
             script = Path(tmp) / "editor.py"
             script.write_text(EDITOR_SCRIPT)
             env = {
+                # kubectl keeps "a copy of your changes" of a failed edit in TMPDIR; keep it in ours.
+                "TMPDIR": tmp,
                 "KUBE_EDITOR": shlex.join([sys.executable, str(script)]),
                 "LABKIT_EDIT_FIELD": field_path,
                 "LABKIT_EDIT_VALUE": json.dumps(value),
@@ -196,7 +207,7 @@ class DriftInjector:
                 hint="pick another value",
             )
         return self._record(
-            Drift("edit", app, namespace, target, field_path, shlex.join(["kubectl", *args]), True)
+            Drift("edit", app, namespace, target, field_path, shlex.join(["kubectl", *args]), declared)
         )
 
     def set_image(

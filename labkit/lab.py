@@ -34,6 +34,7 @@ from labkit.git import LabRepo
 from labkit.gitops.application import GROUP, KIND, VERSION, crd_manifest
 from labkit.hook import render_hook_script
 from labkit.kube import Kube
+from labkit.lab_tools import LabTools
 from labkit.proc import Runner, run
 from labkit.settings import Settings
 
@@ -43,7 +44,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "labkit"}
 _APP_API = f"{GROUP}/{VERSION}"
 
 
-class Lab:
+class Lab(LabTools):
     """A running lab. Make one with :meth:`up` or :meth:`attach`, never directly."""
 
     def __init__(self, settings: Settings, record: LabRecord, backend: Backend, runner: Runner = run) -> None:
@@ -179,10 +180,12 @@ class Lab:
     def _create(cls, settings: Settings, backend: Backend, progress: Progress, runner: Runner) -> Lab:
         state_dir = settings.state_dir
         before = {p.name for p in state_dir.iterdir()}
+        made_namespace = False
         try:
             backend.create(progress)
             with Kube(backend.kubeconfig, backend.context) as kube:
                 baseline = sorted(ns["metadata"]["name"] for ns in kube.list("v1", "Namespace"))
+                made_namespace = LAB_NAMESPACE not in baseline
                 kube.ensure_namespace(LAB_NAMESPACE, labels=MANAGED_BY)
                 if not (state_dir / "webhook.secret").exists():
                     write_private(state_dir / "webhook.secret", secrets.token_hex(32) + "\n")
@@ -203,14 +206,14 @@ class Lab:
             return lab
         except BaseException:
             progress("labkit up did not finish; removing what it created")
-            cls._undo(settings, backend, before)
+            cls._undo(settings, backend, before, made_namespace)
             raise
 
     @classmethod
-    def _undo(cls, settings: Settings, backend: Backend, keep: set[str]) -> None:
+    def _undo(cls, settings: Settings, backend: Backend, keep: set[str], made_namespace: bool) -> None:
         with suppress(Exception):
             cls._stop_controller(settings.state_dir)
-        if not backend.owns_cluster:
+        if made_namespace and not backend.owns_cluster:
             with suppress(Exception), Kube(backend.kubeconfig, backend.context, timeout_s=5) as kube:
                 kube.delete("v1", "Namespace", LAB_NAMESPACE, propagation="Background")
         with suppress(Exception):

@@ -139,9 +139,9 @@ class KindBackend:
             return Check(self.name, False, what, detail, "install Docker, or use --backend kwok")
         result = self.runner([docker, "info", "--format", "{{.ServerVersion}}"], timeout=20, check=False)
         if not result.ok:
-            detail = (result.stderr or result.stdout).strip().splitlines()[:1] or ["no answer"]
+            said = ((result.stderr or result.stdout).strip().splitlines() or ["no answer"])[0]
             fix = "start the Docker daemon (e.g. `sudo systemctl start docker`), or use --backend kwok"
-            return Check(self.name, False, what, f"no Docker daemon answers `docker info`: {detail[0]}", fix)
+            return Check(self.name, False, what, f"no Docker daemon answers `docker info`: {said}", fix)
         if self.which("kind") is None:
             detail = f"Docker {result.stdout.strip()} answers, but kind is not on PATH"
             return Check(self.name, False, "kind is on PATH", detail, KIND_INSTALL)

@@ -98,12 +98,13 @@ def status(
     settings: Settings | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    which: Which = shutil.which,
+    which: Which | None = None,
     deep: bool = True,
 ) -> list[BinaryStatus]:
     """Where every binary would come from; looks only, never builds or downloads."""
     settings = settings or Settings()
     env = os.environ if env is None else env
+    which = which or shutil.which
     rows: list[BinaryStatus] = []
     for component in components(settings.versions):
         explicit = _explicit(component, env)
@@ -166,7 +167,7 @@ def ensure(
     rebuild: bool = False,
     progress: Progress = print,
     env: Mapping[str, str] | None = None,
-    which: Which = shutil.which,
+    which: Which | None = None,
     step_runner: gobuild.StepRunner = gobuild.stream_to_log,
     fetcher: download.Fetcher = download.urllib_fetch,
     target: tuple[str, str] | None = None,
@@ -175,7 +176,7 @@ def ensure(
     """Return every binary's path, building or fetching what the cache lacks."""
     settings = settings or Settings()
     env = os.environ if env is None else env
-    sources = _Sources(which, step_runner, fetcher, target, runner)
+    sources = _Sources(which or shutil.which, step_runner, fetcher, target, runner)
     paths: dict[str, Path] = {}
     origin: dict[str, str] = {}
     todo = [c for c in components(settings.versions) if len(_explicit(c, env)) < len(c.binaries)]

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import ipywidgets as w
 
+from labkit.drift import KINDS
 from labkit.ui import views
 from labkit.ui.controls import GitControls, Quiet, act
 from labkit.ui.figures import png_bytes
-from labkit.ui.swimlane import swimlane
+from labkit.ui.journey import swimlane
 from labkit.ui.views import AppView
 
 if TYPE_CHECKING:
@@ -40,14 +41,14 @@ if TYPE_CHECKING:
 
 Manifest = dict[str, Any]
 DEFAULT_IMAGES = ("nginx:1.27", "nginx:1.28", "nginx:1.29")
-DRIFT_KINDS = ("scale", "image", "label")
-"""Offered when the drift injector does not list its own kinds in ``KINDS``."""
+DRIFT_KINDS = KINDS
+"""Offered unless the drift injector lists its own kinds in ``KINDS``."""
 
 
 class DriftInjector(Protocol):
     """What the panel needs from the drift injector (``labkit.drift``): change the cluster by hand."""
 
-    def inject(self, kind: str, *, app: str, namespace: str) -> object: ...
+    def inject(self, kind: str, /, *, app: str, namespace: str) -> object: ...
 
 
 class AppPanel:
@@ -159,6 +160,7 @@ class AppPanel:
             options = views.history_options(view)
             if list(self.rollback_choice.options) != options:
                 self.rollback_choice.options = options
+                self.rollback_choice.value = options[0][1] if options else None
         if view.revision != old.revision:
             self.git_controls.load(view.path)
         key = (view.revision, view.operation.get("phase"), view.sync, view.health)
@@ -203,8 +205,9 @@ class AppPanel:
             return
 
         def go() -> str:
-            rollback(self.name, int(choice))
-            return f"rollback to history #{choice} requested"
+            # As Argo CD: auto-sync would sync straight back to Git's HEAD, so it goes off first.
+            rollback(self.name, int(choice), disable_auto_sync=True)
+            return f"rollback to history #{choice} requested; auto-sync is now off so it stays there"
 
         act(self.message, go)
 
@@ -214,10 +217,11 @@ class AppPanel:
             return
 
         def go() -> str:
-            drift.inject(kind, app=self.name, namespace=self.view.dest_namespace)
-            return (
-                f"drift {kind!r} injected into {self.view.dest_namespace}: the cluster now differs from Git"
-            )
+            done = drift.inject(kind, app=self.name, namespace=self.view.dest_namespace)
+            command = getattr(done, "command", f"drift {kind!r}")
+            if getattr(done, "declared", True) is False:
+                return f"ran {command}: Git does not declare that field, so the agent will not notice"
+            return f"ran {command}: the cluster now differs from Git"
 
         act(self.message, go)
 

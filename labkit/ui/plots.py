@@ -19,10 +19,10 @@ from matplotlib.ticker import MaxNLocator
 
 from labkit import metrics
 from labkit.ui.figures import LabFigure, PlotError, new_figure, no_data
+from labkit.ui.journey import LANES, commit_events, swimlane
 from labkit.ui.sampling import sample_replicas
-from labkit.ui.source import Source, as_int, as_source, present, records
+from labkit.ui.source import Source, as_int, as_source, flag, present, records
 from labkit.ui.summary import summary_picture
-from labkit.ui.swimlane import LANES, commit_events, swimlane
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -161,7 +161,8 @@ def drift_timeline(timeline: Source, app: str) -> LabFigure:
         label = "cluster differs from Git" if i == 0 else None
         ax.axvspan(start, stop, color="tab:red" if healed else "tab:gray", alpha=0.12, label=label)
         if not healed:
-            off = any(r["kind"] == "drift_detected" and r.get("self_heal") is False for r in rows)
+            said = [r.get("self_heal") for r in rows if r["kind"] == "drift_detected"]
+            off = any(present(v) and not flag(v) for v in said)
             note = "not healed (self-heal is off)" if off else "not healed yet"
             ax.annotate(note, (stop, len(names) - 1.5), ha="right", fontsize=8, color="0.3")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)

@@ -1,6 +1,6 @@
 """Shared input handling for the plots: any timeline, or an events frame, read as rows.
 
-:mod:`labkit.ui.plots` and :mod:`labkit.ui.swimlane` call these so every plot
+:mod:`labkit.ui.plots` and :mod:`labkit.ui.journey` call these so every plot
 accepts what :mod:`labkit.metrics` accepts (a Timeline, a path, events) and
 also a frame from :func:`labkit.metrics.events_frame`.
 """
@@ -20,6 +20,11 @@ Source = metrics.TimelineSource | Any
 def present(value: Any) -> bool:
     """Not None and not NaN: how a missing field looks once pandas has read it."""
     return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def flag(value: Any) -> bool:
+    """A yes/no field of an event; absent (None, NaN) is no."""
+    return present(value) and bool(value)
 
 
 def as_source(source: Source) -> metrics.TimelineSource:
@@ -55,4 +60,4 @@ def records(source: Source) -> list[dict[str, Any]]:
     return [dict(r) for r in metrics.events_frame(as_source(source)).to_dict("records")]
 
 
-__all__ = ["Source", "as_int", "as_source", "present", "records"]
+__all__ = ["Source", "as_int", "as_source", "flag", "present", "records"]

@@ -197,12 +197,18 @@ def test_edit_runs_kubectl_edit_with_an_editor_that_sets_the_field(rig: Rig) -> 
     argv, env = rig.runner.calls[0]
     assert argv == [*PREFIX, "-n", "demo", "edit", "configmap/web-config"]
     assert env["KUBE_EDITOR"].startswith(sys.executable)
+    assert Path(env["KUBE_EDITOR"].split()[-1]).parent == Path(env["TMPDIR"])
     assert (env["LABKIT_EDIT_FIELD"], json.loads(env["LABKIT_EDIT_VALUE"])) == ("data.GREETING", "hi")
     assert (
         rig.echoed[0] == '$ kubectl -n demo edit configmap/web-config  # in the editor: data.GREETING: "hi"'
     )
     assert (drift.kind, drift.field, drift.declared) == ("edit", "data.GREETING", True)
     assert rig.timeline.read()[0].data["drift"] == "edit"
+
+
+def test_an_edit_of_a_field_git_does_not_declare_can_say_so(rig: Rig) -> None:
+    drift = rig.injector.edit("demo", "deployment", "web", "metadata.labels.owner", "me", declared=False)
+    assert drift.declared is False and rig.timeline.read()[0].data["declared"] is False
 
 
 def test_an_edit_that_changes_nothing_is_an_error_not_a_drift(rig: Rig) -> None:

@@ -109,9 +109,9 @@ def test_toolchain_status_json_shows_what_is_missing_and_fails(home: Path, bare_
 def test_toolchain_ensure_on_a_corrupt_cache_without_go_names_the_rebuild(
     home: Path, bare_machine: None
 ) -> None:
-    entry = home.parent / "cache" / "bin" / "etcd-v3.6.16"
+    entry = home.parent / "cache" / "bin" / "kubernetes-v1.36.3"
     entry.mkdir(parents=True)
-    (entry / "etcd").write_text("half a binary")
+    (entry / "kube-apiserver").write_text("half a binary")
     code, out = invoke("toolchain", "ensure")
     assert code == 1
     assert "no readable labkit-toolchain.json" in out

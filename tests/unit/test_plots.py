@@ -104,6 +104,7 @@ def test_swimlane_draws_one_marker_set_per_actor_with_labelled_events() -> None:
         "2.60 s  healthy",
     ):
         assert line in labels
+    assert "0.26 s  applied 2 objects" in labels  # one line for the run of resource_applied events
     assert legend_labels(fig) == ["git", "pipeline", "controller", "synced after 0.30 s"]
 
 
@@ -119,11 +120,32 @@ def test_swimlane_accepts_an_events_frame_as_well_as_a_timeline() -> None:
     assert texts(from_frame) == texts(plots.swimlane(Timeline(SESSION), "demo", A))
 
 
-def test_swimlane_of_a_timeline_without_the_app_says_there_is_nothing_yet() -> None:
-    fig = plots.swimlane(SESSION, "no-such-app")
-    assert fig.axes[0].get_title() == "no-such-app: no events for any commit yet"
-    assert fig.axes[0].collections == []
+def test_swimlane_of_an_empty_timeline_says_there_is_nothing_yet() -> None:
+    fig = plots.swimlane([], "demo")
+    assert fig.axes[0].get_title() == "demo: no events for any commit yet"
+    assert len(fig.axes[0].collections) == 0
     assert "push a commit" in texts(fig)[0]
+
+
+def test_swimlane_of_a_commit_the_app_has_not_seen_yet_shows_the_push_and_nothing_of_the_app() -> None:
+    fig = plots.swimlane(SESSION, "no-such-app", A)
+    labels = "\n".join(texts(fig))
+    assert "0.00 s  push aaaaaaa" in labels and "0.04 s  webhook" in labels
+    assert "new revision seen" not in labels and "sync" not in labels
+
+
+def test_swimlane_labels_a_long_burst_by_its_first_lines_and_how_it_ended() -> None:
+    ms = 10**6
+    events = [Event(T0, "git", "pushed", revision=A)]
+    events += [Event(T0 + i * ms, "controller", f"step_{i}", app="demo", revision=A) for i in range(1, 10)]
+    events += [Event(T0 + 10 * ms, "controller", "refresh_started", app="demo")]  # no trigger recorded
+    events += [Event(T0 + 11 * ms, "controller", "revision_detected", app="demo", revision=A)]
+    events += [Event(T0 + 12 * ms, "controller", "healthy", app="demo", revision=A)]
+    [_, burst] = texts(plots.swimlane(events, "demo", A))
+    lines = burst.splitlines()
+    assert len(lines) == 7
+    assert lines[0] == "0.00 s  step 1" and lines[-2] == "... 6 more" and lines[-1] == "0.01 s  healthy"
+    assert "refresh (?)" in "\n".join(plots.commit_events(events, "demo", A)["label"])
 
 
 def test_swimlane_refuses_a_revision_prefix_that_names_two_commits() -> None:
@@ -224,7 +246,7 @@ def test_drift_timeline_shows_a_drift_that_self_heal_is_off_for_as_not_healed() 
 
 def test_drift_timeline_without_drift_says_how_to_make_some() -> None:
     fig = plots.drift_timeline(SESSION, "redis")
-    assert fig.axes[0].collections == [] and "inject drift" in texts(fig)[0]
+    assert len(fig.axes[0].collections) == 0 and "inject drift" in texts(fig)[0]
 
 
 # -- replicas ----------------------------------------------------------------------------------------

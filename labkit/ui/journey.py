@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from labkit.ui.figures import LabFigure, PlotError, new_figure, no_data
-from labkit.ui.source import Source, as_int, present, records
+from labkit.ui.source import Source, as_int, flag, present, records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +25,7 @@ EVENT_COLUMNS = ["t_s", "actor", "kind", "label", "ts_ns"]
 def _pick_revision(rows: list[dict[str, Any]], app: str, revision: str | None) -> str | None:
     """The full sha meant by ``revision`` (a prefix is fine); without one, the latest push."""
     if revision is None:
-        pushed = [r["revision"] for r in rows if r["kind"] == "pushed" and r.get("deleted") is not True]
+        pushed = [r["revision"] for r in rows if r["kind"] == "pushed" and not flag(r.get("deleted"))]
         seen = [r["revision"] for r in rows if r["app"] == app and present(r["revision"])]
         latest = [r for r in pushed if present(r)] or seen
         return latest[-1] if latest else None
@@ -39,23 +39,28 @@ def _pick_revision(rows: list[dict[str, Any]], app: str, revision: str | None) -
     return matches[0] if matches else None
 
 
+def _text(row: dict[str, Any], key: str, default: str = "?") -> str:
+    value = row.get(key)
+    return str(value) if present(value) else default
+
+
 def _label(row: dict[str, Any]) -> str:
+    """A few words for one event, as a learner would say it."""
     kind = row["kind"]
     if kind == "pushed":
-        return f"push {str(row['revision'])[:7]}"
+        return f"push {_text(row, 'revision')[:7]}"
     if kind == "refresh_started":
-        return f"refresh ({row.get('trigger') or '?'})"
+        return f"refresh ({_text(row, 'trigger')})"
     if kind == "diff_computed":
-        return f"diff: {row.get('sync') or '?'}"
+        return f"diff: {_text(row, 'sync')}"
     if kind == "resource_applied":
-        return f"{row.get('code') or 'applied'} {str(row.get('resource') or '').split(' ')[-1]}"
+        return f"{_text(row, 'code', 'applied')} {_text(row, 'resource', '').split(' ')[-1]}"
     if kind == "sync_finished":
-        return "dry run done" if row.get("dry_run") is True else f"sync {row.get('phase') or 'finished'}"
+        return "dry run done" if flag(row.get("dry_run")) else f"sync {_text(row, 'phase', 'finished')}"
     if kind == "self_heal_attempt":
         return f"self-heal #{as_int(row.get('attempt'))}"
     if kind == "drift_injected":
-        how = str(row.get("drift_kind") or row.get("how") or "injected")
-        return f"drift: {how[:28]}"
+        return f"drift: {_text(row, 'drift_kind', _text(row, 'how', 'injected'))[:28]}"
     names = {"revision_detected": "new revision seen", "webhook_received": "webhook"}
     return names.get(kind, kind.replace("_", " "))
 
@@ -73,7 +78,7 @@ def _commit_rows(
     ]
     if rev is None or not own:
         return "", []
-    pushes = [r for r in rows if r["kind"] == "pushed" and r.get("deleted") is not True]
+    pushes = [r for r in rows if r["kind"] == "pushed" and not flag(r.get("deleted"))]
     own_pushes = [p for p in pushes if p["revision"] == rev]
     start = own_pushes[-1]["ts_ns"] if own_pushes else own[0]["ts_ns"]
     next_any = next((p["ts_ns"] for p in pushes if p["ts_ns"] > start), math.inf)
@@ -107,24 +112,34 @@ def commit_events(timeline: Source, app: str, revision: str | None = None) -> pd
 MAX_LINES = 7
 LINE_IN = 0.13
 """Height of one label line in inches (7 pt text): lanes are sized in label lines."""
+LABEL_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1}
 
 
 def _clusters(lane: pd.DataFrame, gap_s: float) -> list[tuple[float, list[str]]]:
-    """Events closer than ``gap_s`` to the previous one share one stacked label: "0.11 s  what"."""
-    groups: list[tuple[float, list[str]]] = []
+    """Events closer than ``gap_s`` to the previous one share one stacked label: "0.11 s  what".
+
+    A run of ``resource_applied`` becomes one line ("applied 3 objects"), and a
+    label too long for its lane keeps its first and last lines, because the
+    last one is usually how it ended (synced, failed, healthy).
+    """
+    groups: list[tuple[float, list[list[Any]]]] = []  # (start, [[t, kind, label, count], ...])
     last = -math.inf
-    for t, text in zip(lane["t_s"], lane["label"], strict=True):
-        line = f"{t:.2f} s  {text}"
-        if t - last < gap_s:
-            groups[-1][1].append(line)
+    for t, kind, label in zip(lane["t_s"], lane["kind"], lane["label"], strict=True):
+        if t - last >= gap_s:
+            groups.append((float(t), []))
+        entries = groups[-1][1]
+        if kind == "resource_applied" and entries and entries[-1][1] == kind:
+            entries[-1][3] += 1
         else:
-            groups.append((float(t), [line]))
+            entries.append([float(t), kind, label, 1])
         last = t
-    cut = MAX_LINES - 1
-    return [
-        (t, lines if len(lines) <= MAX_LINES else [*lines[:cut], f"... {len(lines) - cut} more"])
-        for t, lines in groups
-    ]
+    clusters = []
+    for start, entries in groups:
+        lines = [f"{t:.2f} s  {f'applied {n} objects' if n > 1 else label}" for t, _, label, n in entries]
+        if len(lines) > MAX_LINES:
+            lines = [*lines[: MAX_LINES - 2], f"... {len(lines) - MAX_LINES + 1} more", lines[-1]]
+        clusters.append((start, lines))
+    return clusters
 
 
 def _lane_layout(events: pd.DataFrame, lanes: list[str], gap_s: float) -> tuple[dict[str, Any], float]:
@@ -133,8 +148,8 @@ def _lane_layout(events: pd.DataFrame, lanes: list[str], gap_s: float) -> tuple[
     y = 0.0
     for actor in reversed(lanes):
         groups = _clusters(events[events["actor"] == actor], gap_s)
-        above = max((len(lines) for lines in groups[0::2]), default=0)
-        below = max((len(lines) for lines in groups[1::2]), default=0)
+        above = max((len(lines) for _, lines in groups[0::2]), default=0)
+        below = max((len(lines) for _, lines in groups[1::2]), default=0)
         layout[actor] = (y + below + 1.0, groups)
         y += above + below + 2.0
     return layout, y
@@ -174,7 +189,10 @@ def swimlane(timeline: Source, app: str, revision: str | None = None) -> LabFigu
         ax.scatter(lane["t_s"], [y] * len(lane), label=actor, color=LANE_COLORS.get(actor), zorder=3)
         for i, (t, lines) in enumerate(groups):
             up = i % 2 == 0
-            ax.text(t, y + (0.5 if up else -0.5), "\n".join(lines), fontsize=7, va="bottom" if up else "top")
+            text = "\n".join(lines)
+            ax.text(
+                t, y + (0.5 if up else -0.5), text, fontsize=7, va="bottom" if up else "top", bbox=LABEL_BOX
+            )
     synced = events[(events["kind"] == "sync_finished") & (events["label"] == "sync Succeeded")]
     if not synced.empty:
         t = float(synced["t_s"].iloc[0])

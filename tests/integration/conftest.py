@@ -1,0 +1,86 @@
+"""Helpers for integration tests: scratch labs, the labkit CLI as a subprocess, and listening sockets.
+
+Tests that break a lab on purpose (kill it, reset it, take it down, race two
+`labkit up`) get a ``scratch`` lab of their own in a temporary LABKIT_HOME,
+torn down afterwards whatever happened, so the session's shared ``lab`` is
+never disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from labkit.settings import Settings
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A lab of one test's own: its settings and the environment that selects it."""
+
+    settings: Settings
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "LABKIT_HOME": str(self.settings.home), "LABKIT_LAB": self.settings.lab}
+
+    def labkit(
+        self, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the labkit CLI for this lab, as a learner would in a terminal."""
+        return subprocess.run(
+            [sys.executable, "-m", "labkit", *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Scratch]:
+    from labkit.lab import Lab
+
+    settings = Settings(home=tmp_path / "home", lab="scratch")
+    yield Scratch(settings)
+    Lab.teardown(settings, progress=lambda m: None)
+
+
+def listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket ``pid`` listens on, read from /proc (like `ss -ltnp`)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found: list[tuple[str, int]] = []
+    for table, decode in (("tcp", _ipv4), ("tcp6", _ipv6)):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A = LISTEN
+                address, port = local.split(":")
+                found.append((decode(address), int(port, 16)))
+    return found
+
+
+def _ipv4(hex_address: str) -> str:
+    return ".".join(str(b) for b in reversed(bytes.fromhex(hex_address)))
+
+
+def _ipv6(hex_address: str) -> str:
+    raw = bytes.fromhex(hex_address)
+    words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
+    import ipaddress
+
+    return str(ipaddress.IPv6Address(b"".join(words)))
