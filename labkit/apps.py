@@ -56,7 +56,7 @@ class AppSummary:
             health=(status.get("health") or {}).get("status", "Unknown"),
             revision=str((status.get("sync") or {}).get("revision", ""))[:7],
             path=(spec.get("source") or {}).get("path", ""),
-            auto_sync=auto is not None,
+            auto_sync=_auto_sync_enabled(auto),
             self_heal=bool((auto or {}).get("selfHeal")),
             message=conditions[0]["message"] if conditions else "",
         )
@@ -117,14 +117,15 @@ class AppClient:
     ) -> None:
         """Turn auto-sync, self-heal or prune on or off."""
         obj = self.get(name)
-        automated = dict(((obj.get("spec") or {}).get("syncPolicy") or {}).get("automated") or {})
-        enabled = (obj["spec"].get("syncPolicy") or {}).get("automated") is not None
-        if auto_sync is not None:
-            enabled = auto_sync
+        raw = ((obj.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+        automated = dict(raw or {})
+        enabled = _auto_sync_enabled(raw) if auto_sync is None else auto_sync
         if self_heal is not None:
             automated["selfHeal"] = self_heal
         if prune is not None:
             automated["prune"] = prune
+        if enabled and "enabled" in automated:
+            automated["enabled"] = True  # a merge patch keeps an old `enabled: false` unless told
         self._patch(name, {"spec": {"syncPolicy": {"automated": automated if enabled else None}}})
 
     def rollback(self, name: str, history_id: int, *, disable_auto_sync: bool = False) -> str:
@@ -206,6 +207,11 @@ class AppClient:
 
     def _patch(self, name: str, patch: Manifest) -> None:
         self.kube.patch(API_VERSION, appdef.KIND, name, self.namespace, patch)
+
+
+def _auto_sync_enabled(automated: Any) -> bool:
+    """As AppSpec reads it: an ``automated`` block means on, unless it says ``enabled: false``."""
+    return isinstance(automated, dict) and automated.get("enabled", True) is not False
 
 
 def _gvk(resource: Manifest) -> tuple[str, str]:

@@ -152,13 +152,16 @@ def conditions(app_obj: Manifest) -> pd.DataFrame:
 
 
 def app_status(app_obj: Manifest) -> dict[str, str]:
-    """Sync status, health, revision and the last operation's phase of one Application."""
+    """Sync status, health, the revision compared with, and what the last operation did."""
     status = app_obj.get("status") or {}
     return {
         "sync": (status.get("sync") or {}).get("status", "Unknown"),
         "health": (status.get("health") or {}).get("status", "Unknown"),
         "revision": str((status.get("sync") or {}).get("revision", ""))[:7],
         "last operation": (status.get("operationState") or {}).get("phase", ""),
+        "last synced revision": str(
+            ((status.get("operationState") or {}).get("syncResult") or {}).get("revision", "")
+        )[:7],
         "auto-sync": "on" if _auto_sync(app_obj) else "off",
     }
 
@@ -231,14 +234,14 @@ def latency_table(columns: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call ``action``; if labkit refuses, print the refusal and its hint and return the error."""
+    """Call ``action`` and return its result; if labkit refuses, print why (and the hint) and return None."""
     try:
         return action(*args, **kwargs)
     except LabkitError as e:
         print(f"refused: {e.message}")
         if e.hint:
             print(f"hint: {e.hint}")
-        return e
+        return None
 
 
 # -- committing like a learner -----------------------------------------------------------------
@@ -387,6 +390,27 @@ def activity(timeline: Timeline | Iterable[Event], apps: Iterable[str]) -> pd.Da
         if event.app in counts and event.kind in ACTIVITY_KINDS:
             counts[event.app][event.kind] += 1
     return show_table([{"app": name, **counts[name]} for name in names], ["app", *ACTIVITY_KINDS])
+
+
+def heal_attempts(timeline: Timeline | Iterable[Event], app: str) -> pd.DataFrame:
+    """Self-heal attempts of ``app`` in order: seconds since the first, attempt number, wait before it."""
+    attempts = sorted(
+        (e for e in timeline if e.app == app and e.kind == "self_heal_attempt"), key=lambda e: e.ts_ns
+    )
+    rows, previous = [], None
+    for e in attempts:
+        t0 = attempts[0].ts_ns
+        rows.append(
+            {
+                "t (s)": round((e.ts_ns - t0) / 1e9, 2),
+                "attempt": e.data.get("attempt"),
+                "waited since the previous one (s)": round((e.ts_ns - previous) / 1e9, 2)
+                if previous
+                else None,
+            }
+        )
+        previous = e.ts_ns
+    return show_table(rows, ["t (s)", "attempt", "waited since the previous one (s)"])
 
 
 # -- a stand-in for an autoscaler -----------------------------------------------------------------
@@ -1027,6 +1051,7 @@ __all__ = [
     "conditions",
     "diff_table",
     "drift_tour",
+    "heal_attempts",
     "history_table",
     "latency_table",
     "now_ns",

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from labkit import agent
-from labkit.cluster import detect_backend, kubectl, make_backend
+from labkit.cluster import cleanup, detect_backend, kubectl, make_backend
 from labkit.cluster.base import Backend, venv_bin, write_private
 from labkit.cluster.detect import requested_backend
 from labkit.cluster.labstate import LabRecord, lab_lock, read_record, write_record
-from labkit.errors import KubeError, LabStateError
+from labkit.errors import ClusterError, CommandError, KubeError, LabStateError
 from labkit.events import Timeline
 from labkit.git import LabRepo
 from labkit.gitops.application import GROUP, KIND, VERSION, crd_manifest
@@ -40,7 +40,7 @@ from labkit.settings import Settings
 
 Progress = Callable[[str], None]
 LAB_NAMESPACE = "labkit"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "labkit"}
+MANAGED_BY = cleanup.MANAGED_BY
 _APP_API = f"{GROUP}/{VERSION}"
 
 
@@ -294,24 +294,15 @@ class Lab(LabTools):
 
     def _delete_lab_namespaces(self, progress: Progress, *, everything: bool) -> None:
         """Delete namespaces the lab made (plus ``labkit`` itself when ``everything``) and wait."""
-        keep = set(self.record.baseline_namespaces) | ({""} if everything else {LAB_NAMESPACE})
+        keep = set(self.record.baseline_namespaces) | (set() if everything else {LAB_NAMESPACE})
+        args = (self.runner, self.kubeconfig, self.context)
         try:
-            with self.kube() as kube:
-                doomed = [
-                    ns["metadata"]["name"]
-                    for ns in kube.list("v1", "Namespace")
-                    if ns["metadata"]["name"] not in keep and (self.backend.owns_cluster or _labkit_made(ns))
-                ]
-                for name in doomed:
-                    kube.delete("v1", "Namespace", name, propagation="Background")
-                for name in doomed:
-                    kubectl.force_delete_pods(self.runner, self.kubeconfig, self.context, name)
-                if doomed:
-                    progress(f"deleting namespaces {', '.join(sorted(doomed))} (Kubernetes takes ~5 s)")
-                left = lambda: not {n["metadata"]["name"] for n in kube.list("v1", "Namespace")} & set(doomed)  # noqa: E731
-                kube.wait_for(left, 60, "the lab's namespaces to be deleted")
-        except KubeError:
-            if not everything:
+            doomed = cleanup.lab_namespaces(*args, keep=keep, owned_cluster=self.backend.owns_cluster)
+            if doomed:
+                progress(f"deleting namespaces {', '.join(doomed)} (Kubernetes takes ~5 s)")
+            cleanup.delete_namespaces(*args, doomed)
+        except (ClusterError, CommandError):
+            if not everything:  # `down` of a borrowed cluster that is gone goes on regardless
                 raise
 
     # -- status ------------------------------------------------------------------------
@@ -366,12 +357,6 @@ class Lab(LabTools):
     @classmethod
     def _stop_controller(cls, state_dir: Path) -> None:
         agent.stop(state_dir)
-
-
-def _labkit_made(namespace: dict[str, Any]) -> bool:
-    labels = namespace["metadata"].get("labels") or {}
-    annotations = namespace["metadata"].get("annotations") or {}
-    return labels.get("app.kubernetes.io/managed-by") == "labkit" or "labkit.dev/tracking-id" in annotations
 
 
 def _ensure_repo(settings: Settings, progress: Progress) -> LabRepo:

@@ -52,8 +52,10 @@ Ensure = Callable[..., toolchain.Toolchain]
 
 
 def port_free(port: int) -> bool:
-    """Whether 127.0.0.1:``port`` can be bound right now (also false when 0.0.0.0:port is taken)."""
+    """Whether 127.0.0.1:``port`` can be listened on now (false when 0.0.0.0:port is taken, too)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As Go's listeners do: connections of a lab that just went down (TIME_WAIT) do not block.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

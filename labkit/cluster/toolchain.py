@@ -18,16 +18,13 @@ build the same thing twice at once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.cluster import download, gobuild
+from labkit.cluster import cache, download, gobuild
 from labkit.cluster.components import (
     Component,
     cache_root,
@@ -36,7 +33,6 @@ from labkit.cluster.components import (
     env_var,
     read_manifest,
     verify_entry,
-    write_manifest,
 )
 from labkit.errors import CommandError, ToolchainError
 from labkit.proc import Runner, run
@@ -180,7 +176,7 @@ def ensure(
     paths: dict[str, Path] = {}
     origin: dict[str, str] = {}
     todo = [c for c in components(settings.versions) if len(_explicit(c, env)) < len(c.binaries)]
-    with _cache_lock(settings, progress) if todo else contextlib.nullcontext():
+    with cache.lock(settings, progress) if todo else contextlib.nullcontext():
         for component in components(settings.versions):
             explicit = _explicit(component, env)
             source = (
@@ -230,7 +226,7 @@ def _provide(
                 runner=sources.runner,
             )
 
-        _install(
+        cache.install(
             component,
             settings,
             "build",
@@ -247,7 +243,7 @@ def _provide(
                 component, out, fetcher=sources.fetcher, progress=progress, target=target
             )
 
-        _install(component, settings, "download", fetch, progress, {})
+        cache.install(component, settings, "download", fetch, progress, {})
         return "download"
     raise _no_source_error(component, entry_dir(settings, component), problem)
 
@@ -268,50 +264,6 @@ def _no_source_error(component: Component, directory: Path, problem: str) -> Too
         "`labkit up --backend kubeconfig --context X`"
     )
     return ToolchainError(message, hint)
-
-
-def _install(
-    component: Component,
-    settings: Settings,
-    source: str,
-    fill: Callable[[Path], None],
-    progress: Progress,
-    extra: Mapping[str, object],
-) -> None:
-    """Fill a temporary directory, write the manifest last, then rename it into place."""
-    root = cache_root(settings)
-    final = entry_dir(settings, component)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{component.key}-", dir=root))
-    start = time.monotonic()
-    try:
-        fill(tmp)
-        seconds = round(time.monotonic() - start, 1)
-        write_manifest(tmp, component, source, {**extra, f"{source}_seconds": seconds})
-        tmp.chmod(0o755)  # mkdtemp makes it 0700; the entry is shared like any installed program
-        if final.exists():
-            old = root / f".old-{component.key}-{os.getpid()}"
-            final.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        tmp.rename(final)
-        progress(f"  {component.name} {component.version}: {source} done in {seconds:.0f} s → {final}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _cache_lock(settings: Settings, progress: Progress) -> Iterator[None]:
-    root = cache_root(settings)
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            progress(f"another labkit process is filling {root}; waiting for it to finish…")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        # Leftovers of killed builds: safe to remove, nobody else holds the lock.
-        for stale in [*root.glob(".tmp-*"), *root.glob(".old-*")]:
-            shutil.rmtree(stale, ignore_errors=True)
-        yield
 
 
 def _go_version(go: str, runner: Runner) -> str:

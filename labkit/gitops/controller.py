@@ -37,7 +37,7 @@ from labkit.gitops.livecache import LiveCache
 from labkit.gitops.operations import Operations
 from labkit.gitops.reconcile import Comparison, compare
 from labkit.gitops.record import AppRecord, one_line
-from labkit.gitops.source import SourceCache
+from labkit.gitops.source import Desired, SourceCache
 from labkit.gitops.webhook import WebhookServer
 from labkit.gitops.workqueue import WorkQueue
 from labkit.kube import Kube
@@ -187,19 +187,21 @@ class Controller:
         record.invalid_spec = ""
         record.repo_url, record.flux_style = spec.repo_url, _flux_style(obj)
         before = record.revision
-        self._refresh(obj, spec, record, reasons)
-        if reasons <= {"poll"} and self._nothing_new(record, before):
+        refreshed = self._refresh(obj, spec, record, reasons)
+        # A poll timer that is not due (a refresh moved the next poll) has nothing to do at all.
+        if reasons <= {"poll"} and (not refreshed or self._nothing_new(record, before)):
             return
         comparison = self._compare(spec, record)
         self._observe(spec, record, comparison)
         self.ops.act(obj, spec, record, comparison)
         self._write_status(obj, spec, record)
 
-    def _refresh(self, obj: Manifest, spec: AppSpec, record: AppRecord, reasons: set[str]) -> None:
+    def _refresh(self, obj: Manifest, spec: AppSpec, record: AppRecord, reasons: set[str]) -> bool:
+        """Ask Git for the revision if a refresh is due or asked for; True when it did."""
         annotation = ((obj.get("metadata") or {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
         due = "poll" in reasons and time.monotonic() >= record.next_poll_at - 0.05
         if not (reasons & REFRESH_REASONS or annotation or due or record.revision is None):
-            return
+            return False
         if annotation == "hard":
             self.source.clear()
         trigger = (
@@ -225,6 +227,7 @@ class Controller:
             patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
             self.kube.patch(API_VERSION, appdef.KIND, spec.name, self.namespace, patch)
         self._schedule_poll(spec, record)
+        return True
 
     @staticmethod
     def _nothing_new(record: AppRecord, before: str | None) -> bool:
@@ -253,6 +256,7 @@ class Controller:
             record.comparison = None
             return None
         record.render_error = ""
+        self._carry_deployment(spec, record, desired)
         kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in desired.objects} | record.kinds
         known = {k for k in kinds if self.kube.is_namespaced(*k) is not None}
         for api_version, kind in sorted(known):
@@ -267,6 +271,27 @@ class Controller:
             diff_mode=spec.diff_mode,
             predict=self._predict,
         )
+
+    def _carry_deployment(self, spec: AppSpec, record: AppRecord, desired: Desired) -> None:
+        """A commit that leaves this app's manifests as they were deploys nothing new.
+
+        The lab's apps share one repository, so most commits touch other apps.
+        As Argo CD does ("manifests not changed"), the deployed revision then
+        moves to the new commit: drift stays drift (self-heal's business, not a
+        fresh auto-sync that would undo it with selfHeal off).
+        """
+        old = record.deployed_revision
+        if old is None or old == record.revision:
+            return
+        try:
+            before = self.source.desired(spec.name, spec.repo_url, spec.path, old, spec.dest_namespace)
+        except LabkitError:
+            return  # the old commit is gone (a force push) or unreadable: the new one is new
+        if before.objects != desired.objects:
+            return
+        if record.memory.synced_revision == old:
+            record.memory.synced_revision = record.revision
+        record.deployed_revision = record.revision
 
     def _predict(self, obj: Manifest) -> tuple[Manifest | None, str]:
         result = self.kube.apply(obj, dry_run=True)

@@ -51,11 +51,13 @@ class Operations:
         if decision.act in (Act.AutoSync, Act.Retry):
             if decision.act is Act.Retry:
                 record.memory.retries += 1
+            else:
+                record.memory.heal_attempts = 0  # a new revision: the self-heal backoff starts again
             op = SyncOperation(prune=spec.prune, initiated_by="automated sync policy", automated=True)
             self._write_operation(spec, op)
             self._start(spec, record, op, comparison)
         elif decision.act is Act.SelfHeal:
-            record.memory.heal_attempts += 1
+            record.memory.heal_attempts = decision.attempt
             record.memory.last_heal_at = time.time()
             self.c.timeline.append(
                 "controller",
@@ -104,7 +106,6 @@ class Operations:
                 resources=sorted(str(k) for k in record.memory.drifting),
                 attempts=record.memory.heal_attempts,
             )
-            record.memory.heal_attempts = 0
         record.memory.drifting = keys if drifting else set()
 
     # -- the sync run ----------------------------------------------------------------

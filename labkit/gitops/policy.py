@@ -9,8 +9,12 @@ mirror Argo CD:
   revision is not tried again unless ``retry`` allows it (with backoff).
 - Drift on a revision that was already synced is *self-heal*'s business. With
   ``selfHeal`` off the drift stays (and shows as OutOfSync). With it on, only
-  the out-of-sync resources are re-synced, with a backoff between attempts on
-  the same drift: 0 s, then 2, 6, 18, 54, 162 s, capped at 300 s.
+  the out-of-sync resources are re-synced, with a backoff between attempts:
+  0 s, then 2, 6, 18, 54, 162 s, capped at 300 s. The attempt count is kept
+  while the same revision keeps drifting (a person or an HPA re-drifting right
+  after each heal meets growing pauses); it starts again from 0 for a new
+  revision, or once no attempt was needed for :data:`SELF_HEAL_COOLDOWN_S`
+  (Argo CD's ``--self-heal-backoff-cooldown-seconds``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from enum import StrEnum
 from labkit.gitops.application import AppSpec, ResourceKey, SyncStatus
 from labkit.gitops.reconcile import Comparison
 from labkit.settings import ControllerSettings
+
+SELF_HEAL_COOLDOWN_S = 330.0
+"""Seconds without a self-heal attempt after which the backoff starts again at 0 (Argo CD: 330)."""
 
 
 class Act(StrEnum):
@@ -41,6 +48,7 @@ class Memory:
     retries: int = 0
     last_attempt_at: float = 0.0
     heal_attempts: int = 0
+    """Self-heal attempts on this revision since the backoff last started again."""
     last_heal_at: float = 0.0
     drifting: set[ResourceKey] = field(default_factory=set)
 
@@ -52,6 +60,8 @@ class Decision:
     resources: frozenset[ResourceKey] | None = None
     """For a self-heal: only these resources are synced."""
     wait_s: float = 0.0
+    attempt: int = 0
+    """For a self-heal: its number (1 = the first since the backoff started again)."""
 
 
 def heal_delay(attempt: int, s: ControllerSettings) -> float:
@@ -59,6 +69,13 @@ def heal_delay(attempt: int, s: ControllerSettings) -> float:
     if attempt <= 0:
         return 0.0
     return float(min(s.self_heal_base_s * s.self_heal_factor ** (attempt - 1), s.self_heal_cap_s))
+
+
+def heal_attempts_made(memory: Memory, now: float) -> int:
+    """Attempts that count for the backoff now: none once the cooldown has passed since the last one."""
+    if memory.heal_attempts and now - memory.last_heal_at < SELF_HEAL_COOLDOWN_S:
+        return memory.heal_attempts
+    return 0
 
 
 def decide(
@@ -75,14 +92,16 @@ def decide(
         return _retry(spec, memory, now)
     if not spec.self_heal:
         return Decision(Act.Nothing, "drift on an already synced revision, and selfHeal is off")
-    delay = heal_delay(memory.heal_attempts, settings)
+    made = heal_attempts_made(memory, now)
+    delay = heal_delay(made, settings)
     remaining = memory.last_heal_at + delay - now
-    if memory.heal_attempts and remaining > 0:
+    if made and remaining > 0:
         return Decision(Act.Wait, f"self-heal backoff: next attempt in {remaining:.1f} s", wait_s=remaining)
     return Decision(
         Act.SelfHeal,
-        f"self-heal attempt {memory.heal_attempts + 1} (backoff {delay:.0f} s)",
+        f"self-heal attempt {made + 1} (backoff {delay:.0f} s)",
         resources=frozenset(comparison.out_of_sync()),
+        attempt=made + 1,
     )
 
 

@@ -1,0 +1,65 @@
+"""Run benchmarks and print their tables: ``python -m benchmarks.run up|controller|all [--repeat N]``.
+
+Benchmarks are not tests (STYLE.md): they measure on the real lab and print a
+table (what, measured, target, note) for the README. ``make bench`` runs all;
+``make bench-up`` runs the life-cycle one. Add a benchmark by adding an entry
+to :data:`BENCHMARKS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Row = tuple[str, str, str, str]
+
+
+def _up(tmp: Path, repeat: int) -> list[Row]:
+    from benchmarks import bench_up
+
+    return bench_up.run(tmp, repeat=repeat)
+
+
+def _controller(tmp: Path, repeat: int) -> list[Row]:
+    from benchmarks import bench_controller
+    from labkit.lab import Lab
+    from labkit.settings import Settings
+
+    settings = Settings(home=tmp / "controller-home")
+    lab = Lab.up(settings, progress=lambda m: None)
+    try:
+        return bench_controller.run(lab, tmp)
+    finally:
+        Lab.teardown(settings, progress=lambda m: None)
+
+
+BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {"up": _up, "controller": _controller}
+
+
+def table(title: str, rows: Sequence[Row]) -> str:
+    header: Row = ("benchmark", "measured", "target", "note")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    line = "  ".join("-" * w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([title, line, fmt.format(*header), line, *(fmt.format(*r) for r in rows), line])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("name", choices=[*BENCHMARKS, "all"])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement where it applies")
+    args = parser.parse_args(argv)
+    names = list(BENCHMARKS) if args.name == "all" else [args.name]
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix=f"labkit-bench-{name}-") as tmp:
+            rows = BENCHMARKS[name](Path(tmp), args.repeat)
+        print(table(f"{name} (python -m benchmarks.run {name})", rows), flush=True)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
