@@ -1,16 +1,18 @@
-"""Helpers the notebooks call that are not lab actions: tables, a replica recorder, checkpoints.
+"""Helpers the notebooks call that are not lab actions: tables, waits, experiment files, checkpoints.
 
 The notebooks in ``notebooks/`` stay thin: a cell is one or two calls. When a
 cell would need a loop, a comprehension or a ``try``, the code lives here
-instead, with a unit test in ``tests/unit/test_course.py``. Nothing here
-changes the cluster or the Git server except :func:`replace_in_file` and
-:func:`commit_files`, which commit through :class:`labkit.git.LabRepo` like
-a learner would.
+instead, with a unit test in ``tests/unit/test_course.py``. Most helpers only
+read (an Application's status, the timeline, a checkout). The few that act do
+so the way a learner would: :func:`replace_in_file` and :func:`commit_files`
+commit through :class:`labkit.git.LabRepo`, :func:`drift_tour` runs the lab's
+drift injector (real ``kubectl``), and :class:`Autoscaler` writes
+``spec.replicas`` through the API server like an HPA.
 
-The interview checkpoints are data (:class:`Check`), one short set per
+The interview checkpoints are data (:class:`Check`): one short set per
 notebook in :data:`CHECKPOINTS` and the follow-up bank for notebook 10 in
-:data:`QUESTIONS`; :func:`quiz` turns a set into the ``Quiz`` widget of
-:mod:`labkit.ui.widgets` (imported only then, so this module stays light).
+:data:`QUESTIONS`. :func:`quiz` turns a set into the ``Quiz`` widget of
+:mod:`labkit.ui.quiz`, imported only then, so this module stays light.
 """
 
 from __future__ import annotations
@@ -233,6 +235,30 @@ def latency_table(columns: Mapping[str, Any]) -> pd.DataFrame:
     return show_table(rows, ["path", "count", "p50 (s)", "p95 (s)", "max (s)"])
 
 
+def lab_numbers(timeline: Timeline | Iterable[Event]) -> pd.DataFrame:
+    """The latencies this lab has measured so far, one row per path (count, p50, p95, max in seconds).
+
+    Commit → synced by how the agent learnt of the commit (webhook or poll), drift → detected and
+    → healed, and commit → applied by the push pipeline. Empty rows mean "not measured yet".
+    """
+    from labkit import metrics
+    from labkit.ui.plots import commit_modes
+
+    events = list(timeline)
+    modes = commit_modes(events)
+    drift = metrics.drift_latencies(events)
+    push = metrics.pipeline_latencies(events)
+    return latency_table(
+        {
+            "commit → synced, webhook": modes[modes["mode"] == "webhook"]["synced_s"],
+            "commit → synced, poll": modes[modes["mode"] == "poll"]["synced_s"],
+            "commit → applied, push pipeline": push["applied_s"],
+            "drift → detected by the agent": drift.get("detected_s", []),
+            "drift → healed by self-heal": drift.get("healed_s", []),
+        }
+    )
+
+
 def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``action`` and return its result; if labkit refuses, print why (and the hint) and return None."""
     try:
@@ -300,9 +326,9 @@ def wait_for_event(
             if event.kind in wanted and (revision is None or event.revision == revision):
                 return event
         if time.monotonic() >= deadline:
-            what = "/".join(sorted(wanted)) + (f" of {app}" if app else "")
+            what = "/".join(sorted(wanted)) + " event" + (f" of {app}" if app else "")
             raise LabkitError(
-                f"no {what} event within {timeout_s:g} s",
+                f"no {what} within {timeout_s:g} s",
                 hint="look at the controller log and `labkit timeline`",
             )
         time.sleep(poll_s)
@@ -1053,6 +1079,7 @@ __all__ = [
     "drift_tour",
     "heal_attempts",
     "history_table",
+    "lab_numbers",
     "latency_table",
     "now_ns",
     "ordering_files",

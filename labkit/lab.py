@@ -331,11 +331,6 @@ class Lab(LabTools):
             "timeline": str(self.state_dir / "timeline.jsonl"),
         }
 
-    def _controller_status(self) -> dict[str, Any] | None:
-        info = agent.read_info(self.state_dir)
-        if info is None or not info.alive:
-            return None
-        return {"pid": info.pid, "webhook_url": info.webhook_url}
 
     # -- extension points: the controller's owner fills these in ----------------------
 

@@ -96,8 +96,14 @@ class LabTools:
         """An Application for ``path`` of the lab's repo, deploying to ``namespace`` (default: name)."""
         options.setdefault("sync_options", ("CreateNamespace=true",))
         return self.apps.create(
-            name, self.repo.url, path, namespace or name, auto_sync=auto_sync, self_heal=self_heal,
-            prune=prune, **options,
+            name,
+            self.repo.url,
+            path,
+            namespace or name,
+            auto_sync=auto_sync,
+            self_heal=self_heal,
+            prune=prune,
+            **options,
         )
 
     def kubectl(self, *args: str, echo: bool = True, check: bool = True) -> str:
@@ -116,6 +122,13 @@ class LabTools:
         from labkit.ui.widgets import Dashboard
 
         return Dashboard(self.apps, self.repo, self.timeline, kube=self.client, drift=self.drift)
+
+    def _controller_status(self) -> dict[str, Any] | None:
+        """``status()["controller"]``: where the running pull agent is, or None."""
+        info = agent.read_info(self.state_dir)
+        if info is None or not info.alive:
+            return None
+        return {"pid": info.pid, "webhook_url": info.webhook_url}
 
     def controller_restart(self) -> int:
         """Stop the pull agent and start a new one (used by the fault experiments); the new pid."""

@@ -134,11 +134,13 @@ def has_display(env: Mapping[str, str], platform: str = sys.platform) -> bool:
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
-def jupyter_argv(jupyter: Path, notebooks: Path, env: Mapping[str, str]) -> list[str]:
+def jupyter_argv(jupyter: Path, notebooks: Path, env: Mapping[str, str], *, root: bool = False) -> list[str]:
     """The JupyterLab command: 127.0.0.1 only, the project's notebooks, no browser in CI or headless."""
     argv = [str(jupyter), "lab", "--ip=127.0.0.1", f"--notebook-dir={notebooks}"]
     if env.get("CI", "").lower() in ("1", "true", "yes") or not has_display(env):
         argv.append("--no-browser")
+    if root:
+        argv.append("--allow-root")  # containers and CI run as root; JupyterLab refuses without this
     return argv
 
 
@@ -156,6 +158,6 @@ def jupyter_cmd() -> None:
         lab_env = {"LABKIT_HOME": str(settings.home), "LABKIT_LAB": settings.lab}
         lab_env["PATH"] = os.pathsep.join([str(venv_bin()), os.environ.get("PATH", os.defpath)])
     env = {**os.environ, **lab_env}
-    argv = jupyter_argv(venv_bin() / "jupyter", PROJECT_ROOT / "notebooks", env)
+    argv = jupyter_argv(venv_bin() / "jupyter", PROJECT_ROOT / "notebooks", env, root=os.geteuid() == 0)
     click.echo("$ " + shlex.join(argv))
     os.execve(argv[0], argv, env)

@@ -31,7 +31,7 @@ from labkit.cluster.base import (
     venv_bin,
     write_private,
 )
-from labkit.errors import BackendError, ClusterError, CommandError
+from labkit.errors import BackendError, ClusterError, CommandError, ToolchainError
 from labkit.proc import Runner, run
 from labkit.settings import Settings
 
@@ -133,7 +133,7 @@ class KwokBackend:
         what = "the control-plane binaries resolve (env, cache, Go build or download)"
         try:
             rows = toolchain.status(self.settings, env=self.env, which=self._which, deep=False)
-        except BackendError as e:
+        except ToolchainError as e:  # e.g. LABKIT_ETCD_BINARY names a file that is not there
             return Check(self.name, False, what, e.message, e.hint)
         missing = [r for r in rows if r.source == "missing"]
         if missing:

@@ -139,3 +139,11 @@ def test_a_missing_context_lists_the_contexts_that_exist(settings: Settings, fak
         detect.detect_backend("kubeconfig", fake_runner, settings=settings, context="staging", env={})
     assert "context 'staging' does not exist" in e.value.message
     assert "contexts there: kind-dev, prod" in e.value.message
+
+
+def test_a_wrong_explicit_binary_path_makes_kwok_unavailable_by_name(
+    settings: Settings, no_docker: FakeRunner
+) -> None:
+    with pytest.raises(BackendError) as e:
+        detect.detect_backend("kwok", no_docker, settings=settings, env={"LABKIT_ETCD_BINARY": "/nope/etcd"})
+    assert "LABKIT_ETCD_BINARY=/nope/etcd is not an executable file" in e.value.message

@@ -124,6 +124,8 @@ def test_jupyter_listens_on_localhost_and_opens_no_browser_in_ci_or_headless() -
     assert "--notebook-dir=/p/notebooks" in argv and "--no-browser" in argv
     assert "--no-browser" in jupyter_argv(Path("j"), Path("n"), {})
     assert "--no-browser" not in jupyter_argv(Path("j"), Path("n"), {"DISPLAY": ":0"})
+    assert "--allow-root" in jupyter_argv(Path("j"), Path("n"), {}, root=True)
+    assert "--allow-root" not in jupyter_argv(Path("j"), Path("n"), {})
 
 
 def test_a_display_exists_on_macos_or_with_x11_or_wayland() -> None:
