@@ -48,7 +48,7 @@ def _latency(lab: Lab, app: str, sha: str, kind: str, since_ns: int, **match: An
 
 
 def webhook_latency(lab: Lab, commits: int = 20) -> list[Row]:
-    apps = AppClient(lab.kube)
+    apps = lab.apps
     apps.create(
         "bench-web",
         lab.repo.url,
@@ -61,7 +61,7 @@ def webhook_latency(lab: Lab, commits: int = 20) -> list[Row]:
     synced, healthy = [], []
     for i in range(commits):
         since = time.time_ns()
-        sha = lab.repo.set_replicas("apps/demo", "web", 2 + i % 2)
+        sha = lab.repo.set_replicas("apps/demo", "web", 3 + i % 2)
         apps.wait("bench-web", sync="Synced", health="Healthy", revision=sha, timeout_s=60)
         s = _latency(lab, "bench-web", sha, "sync_finished", since, phase="Succeeded")
         h = _latency(lab, "bench-web", sha, "healthy", since)
@@ -87,7 +87,7 @@ def webhook_latency(lab: Lab, commits: int = 20) -> list[Row]:
 
 def polling_latency(lab: Lab, tmp: Path, commits: int = 6, interval_s: int = 5) -> list[Row]:
     repo = LabRepo.create(tmp / "poll.git", tmp / "poll-work", lab.settings.starter_repo)  # no hook
-    apps = AppClient(lab.kube)
+    apps = lab.apps
     apps.create(
         "bench-poll",
         repo.url,
@@ -100,7 +100,7 @@ def polling_latency(lab: Lab, tmp: Path, commits: int = 6, interval_s: int = 5) 
     apps.wait("bench-poll", sync="Synced", timeout_s=120)
     detected = []
     for i in range(commits):
-        sha = repo.set_replicas("apps/demo", "web", 2 + i % 2)
+        sha = repo.set_replicas("apps/demo", "web", 3 + i % 2)
         pushed = time.time_ns()
         apps.wait("bench-poll", sync="Synced", revision=sha, timeout_s=interval_s * 4)
         found = next(
@@ -143,7 +143,7 @@ def _five_resources(i: int, stamp: str) -> str:
 
 
 def fifty_apps(lab: Lab, n: int = 50) -> list[Row]:
-    apps = AppClient(lab.kube)
+    apps = lab.apps
     names = [f"fleet-{i:02d}" for i in range(n)]
     lab.repo.commit_and_push(
         "fleet", {f"fleet/{name}/app.yaml": _five_resources(i, "v1") for i, name in enumerate(names)}
