@@ -39,7 +39,8 @@ def _stats(values: list[float]) -> str:
     return f"p50 {_pct(values, 0.5):.2f} s, p95 {_pct(values, 0.95):.2f} s, max {max(values):.2f} s"
 
 
-def _app_yaml(greeting: str = "hello") -> str:
+def _app_yaml(greeting: str = "hello", run: str = "") -> str:
+    """A Deployment and a ConfigMap; ``run`` marks this benchmark run, so every run commits."""
     deploy = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -56,7 +57,7 @@ def _app_yaml(greeting: str = "hello") -> str:
     config = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": "web-config"},
+        "metadata": {"name": "web-config", "annotations": {"labkit.dev/bench-run": run}},
         "data": {"GREETING": greeting},
     }
     return yaml.safe_dump_all([deploy, config])
@@ -97,7 +98,9 @@ def drift_latency(lab: Lab, injections: int = 24) -> list[Row]:
     with Kube(lab.kubeconfig, lab.context) as kube:
         apps = AppClient(kube)
         names = [f"bench-drift-{i:02d}" for i in range(injections)]
-        lab.repo.commit_and_push("drift benchmark apps", {f"bench/{n}/app.yaml": _app_yaml() for n in names})
+        run = str(time.time_ns())
+        files = {f"bench/{n}/app.yaml": _app_yaml(run=run) for n in names}
+        lab.repo.commit_and_push("drift benchmark apps", files)
         for name in names:
             _create(apps, lab, name, f"bench/{name}", self_heal=True)
         for name in names:
@@ -142,10 +145,11 @@ def rollback_latency(lab: Lab, rounds: int = 5) -> list[Row]:
     path = f"bench/{name}"
     with Kube(lab.kubeconfig, lab.context) as kube:
         apps = AppClient(kube)
-        v1 = lab.repo.commit_and_push("rollback benchmark v1", {f"{path}/app.yaml": _app_yaml("v1")})
+        run = str(time.time_ns())
+        v1 = lab.repo.commit_and_push("rollback benchmark v1", {f"{path}/app.yaml": _app_yaml("v1", run)})
         _create(apps, lab, name, path, self_heal=False)
         apps.wait(name, sync="Synced", health="Healthy", revision=v1, timeout_s=120)
-        v2 = lab.repo.commit_and_push("rollback benchmark v2", {f"{path}/app.yaml": _app_yaml("v2")})
+        v2 = lab.repo.commit_and_push("rollback benchmark v2", {f"{path}/app.yaml": _app_yaml("v2", run)})
         apps.wait(name, sync="Synced", revision=v2, timeout_s=60)
         rollback, revert = [], []
         try:

@@ -357,10 +357,13 @@ def apply_order(timeline: Timeline | Iterable[Event], app: str) -> pd.DataFrame:
 def drift_tour(
     lab: Any, kinds: Iterable[str], app: str, namespace: str, settle_s: float = 4.0
 ) -> pd.DataFrame:
-    """Inject each drift kind in turn (real kubectl), give the agent up to ``settle_s`` to heal it.
+    """Make each kind of drift in turn (real kubectl) and record whether the agent noticed it.
 
-    Returns one row per drift: what changed, whether Git declares that field,
-    and seconds until the agent detected and healed it (NaN: it never did).
+    Meant for an app with self-heal off, so that nothing but the drift itself
+    changes: after each drift the agent noticed, a manual sync puts Git's
+    version back, so the next one starts from a clean app (and no self-heal
+    backoff builds up). Returns one row per drift: what changed, whether Git
+    declares that field, and seconds until the agent reported it (NaN: never).
     """
     from labkit import metrics
 
@@ -368,15 +371,16 @@ def drift_tour(
     for kind in kinds:
         mark = now_ns()
         drift = lab.drift.inject(kind, app=app, namespace=namespace)
-        if drift.declared:
-            try:
-                wait_for_event(lab.timeline, "healed", app=app, since_ns=mark, timeout_s=settle_s)
-            except LabkitError:
-                print(f"  (not healed within {settle_s:g} s)")
-        else:
-            time.sleep(min(settle_s, 1.5))  # long enough for a watch event; nothing will come of it
+        # A watch event arrives in milliseconds; an undeclared change gets a short look only.
+        wait_s = settle_s if drift.declared else min(settle_s, 1.0)
+        try:
+            wait_for_event(lab.timeline, "drift_detected", app=app, since_ns=mark, timeout_s=wait_s)
+        except LabkitError:
+            continue  # not noticed: nothing to put back
+        lab.apps.sync(app)
+        lab.apps.wait(app, sync="Synced", timeout_s=30)
     table = metrics.drift_latencies(lab.timeline.read(since_ns=since))
-    keep = [c for c in ("drift", "target", "field", "declared", "detected_s", "healed_s") if c in table]
+    keep = [c for c in ("drift", "target", "field", "declared", "detected_s") if c in table]
     return table[keep]
 
 

@@ -193,8 +193,8 @@ class Controller:
             return
         comparison = self._compare(spec, record)
         self._observe(spec, record, comparison)
-        self.ops.act(obj, spec, record, comparison)
-        self._write_status(obj, spec, record)
+        if not self.ops.act(obj, spec, record, comparison):
+            self._write_status(obj, spec, record)
 
     def _refresh(self, obj: Manifest, spec: AppSpec, record: AppRecord, reasons: set[str]) -> bool:
         """Ask Git for the revision if a refresh is due or asked for; True when it did."""

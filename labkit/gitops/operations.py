@@ -22,6 +22,7 @@ from labkit.gitops.policy import Act, decide
 from labkit.gitops.reconcile import Comparison
 from labkit.gitops.record import AppRecord, one_line
 from labkit.gitops.sync import ResourceResult, SyncRun
+from labkit.kube import KubeApiError
 
 if TYPE_CHECKING:
     from labkit.gitops.controller import Controller
@@ -37,26 +38,32 @@ class Operations:
     def __init__(self, controller: Controller) -> None:
         self.c = controller
 
-    def act(self, obj: Manifest, spec: AppSpec, record: AppRecord, comparison: Comparison | None) -> None:
-        """Advance a running sync, start a requested one, or let the policy decide."""
+    def act(self, obj: Manifest, spec: AppSpec, record: AppRecord, comparison: Comparison | None) -> bool:
+        """Advance a running sync, start a requested one, or let the policy decide.
+
+        True when a sync finished here: the app is compared again at once
+        ("synced"), and that reconcile writes the status. Written now, it would
+        show the comparison from before the sync next to a Succeeded operation.
+        """
         if record.run is not None and not record.run.done:
-            self._step(spec, record)
-            return
+            return self._step(spec, record)
         requested = SyncOperation.from_manifest(obj)
         if requested is not None:
-            self._start(spec, record, requested, comparison)
-            return
+            return self._start(spec, record, requested, comparison)
+        if record.resumed_started_at is not None:
+            _result_lost(record)
         decision = decide(spec, comparison, record.memory, time.time(), self.c.settings)
         record.last_decision = decision.reason
         if decision.act in (Act.AutoSync, Act.Retry):
+            op = SyncOperation(prune=spec.prune, initiated_by="automated sync policy", automated=True)
+            if not self._write_operation(obj, op):
+                return False  # someone else's operation or spec change came first; it brings us back
             if decision.act is Act.Retry:
                 record.memory.retries += 1
             else:
                 record.memory.heal_attempts = 0  # a new revision: the self-heal backoff starts again
-            op = SyncOperation(prune=spec.prune, initiated_by="automated sync policy", automated=True)
-            self._write_operation(spec, op)
-            self._start(spec, record, op, comparison)
-        elif decision.act is Act.SelfHeal:
+            return self._start(spec, record, op, comparison)
+        if decision.act is Act.SelfHeal:
             record.memory.heal_attempts = decision.attempt
             record.memory.last_heal_at = time.time()
             self.c.timeline.append(
@@ -73,9 +80,10 @@ class Operations:
                 initiated_by="automated sync policy (self-heal)",
                 automated=True,
             )
-            self._start(spec, record, op, comparison)
-        elif decision.act is Act.Wait:
+            return self._start(spec, record, op, comparison)
+        if decision.act is Act.Wait:
             self.c.queue.later(decision.wait_s, spec.name, "backoff")
+        return False
 
     def observe_drift(self, spec: AppSpec, record: AppRecord, comparison: Comparison) -> None:
         """Drift = OutOfSync on the revision that was last synced successfully."""
@@ -112,7 +120,7 @@ class Operations:
 
     def _start(
         self, spec: AppSpec, record: AppRecord, op: SyncOperation, comparison: Comparison | None
-    ) -> None:
+    ) -> bool:
         try:
             revision = self.c.source.resolve(spec.repo_url, op.revision) if op.revision else record.revision
             if revision is None:
@@ -130,7 +138,7 @@ class Operations:
                 "startedAt": st.iso(time.time()),
             }
             self._clear_operation(spec)
-            return
+            return False
         live = self.c.live.tracked(spec.name, sorted(record.kinds))
         out_of_sync = comparison.out_of_sync() if comparison and comparison.revision == revision else None
         plan = plan_sync(
@@ -154,6 +162,7 @@ class Operations:
         )
         if record.resumed_started_at is not None:
             record.run.started_at, record.resumed_started_at = record.resumed_started_at, None
+            record.run.resumed = True
         record.op = op
         if not op.dry_run:
             record.memory.synced_revision = revision
@@ -167,16 +176,17 @@ class Operations:
             selective=op.resources is not None,
             tasks=len(plan.tasks),
         )
-        self._step(spec, record)
+        return self._step(spec, record)
 
-    def _step(self, spec: AppSpec, record: AppRecord) -> None:
+    def _step(self, spec: AppSpec, record: AppRecord) -> bool:
+        """Advance the running sync; True when it finished."""
         run, op = record.run, record.op
         assert run is not None and op is not None
         run.step()
         record.op_state = st.operation_state(run, op)
         if not run.done:
             self.c.queue.later(1.0, spec.name, "sync-wait")  # in case no watch event comes
-            return
+            return False
         succeeded = run.phase is OperationPhase.Succeeded
         record.sync_error = "" if succeeded else run.message
         if op.automated:
@@ -200,6 +210,7 @@ class Operations:
         )
         self._clear_operation(spec)
         self.c.queue.add(spec.name, "synced")  # compare again right away
+        return True
 
     def _on_result(self, app: str, revision: str, result: ResourceResult) -> None:
         self.c.timeline.append(
@@ -212,11 +223,29 @@ class Operations:
             message=result.message,
         )
 
-    def _write_operation(self, spec: AppSpec, op: SyncOperation) -> None:
-        """Show an automated sync in the Application too, as Argo CD does."""
+    def _write_operation(self, obj: Manifest, op: SyncOperation) -> bool:
+        """Show an automated sync in the Application too, as Argo CD does; False if it may not run.
+
+        Like Argo CD's SetAppOperation: never over a user's operation (a
+        rollback written a moment ago), never on a spec that changed since this
+        reconcile read it (auto-sync just turned off), and only at the
+        resourceVersion just read, so a write in between is a conflict, not lost.
+        """
+        name = obj["metadata"]["name"]
+        current = self.c.kube.get(API_VERSION, appdef.KIND, name, self.c.namespace)
+        if current is None or current.get("operation") is not None or current.get("spec") != obj.get("spec"):
+            return False
         body = appdef.operation_manifest(prune=op.prune, initiated_by=op.initiated_by)
         body["initiatedBy"]["automated"] = True
-        self.c.kube.patch(API_VERSION, appdef.KIND, spec.name, self.c.namespace, {"operation": body})
+        version = current["metadata"]["resourceVersion"]
+        patch = {"metadata": {"resourceVersion": version}, "operation": body}
+        try:
+            self.c.kube.patch(API_VERSION, appdef.KIND, name, self.c.namespace, patch)
+        except KubeApiError as e:
+            if e.code == 409:
+                return False
+            raise
+        return True
 
     def _clear_operation(self, spec: AppSpec) -> None:
         self.c.kube.patch(API_VERSION, appdef.KIND, spec.name, self.c.namespace, {"operation": None})
@@ -236,3 +265,11 @@ class Operations:
         patch = {"metadata": {"finalizers": finalizers or None}}
         self.c.kube.patch(API_VERSION, appdef.KIND, record.name, self.c.namespace, patch)
         self.c.apps.pop(record.name, None)
+
+
+def _result_lost(record: AppRecord) -> None:
+    """The controller stopped while a sync was finishing: its operation is gone, its result unknown."""
+    record.resumed_started_at = None
+    if record.op_state and record.op_state.get("phase") == OperationPhase.Running.value:
+        message = "the controller stopped before it recorded this sync's result; sync again to be sure"
+        record.op_state = {**record.op_state, "phase": OperationPhase.Error.value, "message": message}

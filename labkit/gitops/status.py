@@ -84,14 +84,17 @@ def operation_state(run: SyncRun, op: SyncOperation) -> Manifest:
 def add_history(history: list[Manifest], spec: AppSpec, run: SyncRun, op: SyncOperation) -> list[Manifest]:
     """Append one entry for a successful sync, trimmed to revisionHistoryLimit.
 
-    An entry is keyed by the revision and the sync's start time, so a
-    controller that restarts and finishes the same sync again does not add a
-    duplicate.
+    A resumed sync (a restarted controller finishing what the stopped one
+    began) adds nothing when its entry, same revision and start time, is
+    there already. Only then: two syncs of one revision may start within the
+    same second (a rollback and an auto-sync back), and each gets its entry.
     """
     if run.phase is not OperationPhase.Succeeded or op.dry_run:
         return history
     started = iso(run.started_at)
-    if any(h.get("revision") == run.revision and h.get("deployStartedAt") == started for h in history):
+    if run.resumed and any(
+        h.get("revision") == run.revision and h.get("deployStartedAt") == started for h in history
+    ):
         return history
     next_id = max((int(h.get("id", 0)) for h in history), default=-1) + 1
     entry = {

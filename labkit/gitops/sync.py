@@ -101,6 +101,8 @@ class SyncRun:
     results: list[ResourceResult] = field(default_factory=list)
     started_at: float = 0.0
     finished_at: float | None = None
+    resumed: bool = False
+    """A sync a stopped controller had started, taken up again under its first start time."""
     _checked: bool = False
     _next_wave: int = 0
     _wave_done_at: float = 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -82,7 +83,7 @@ def test_kubectl_get_applications_shows_sync_and_health_columns(lab: Any, gitapp
         capture_output=True,
         text=True,
         check=True,
-        env=lab.env(),
+        env={**os.environ, **lab.env()},
     ).stdout
     header, row = out.splitlines()[:2]
     assert "SYNC" in header and "HEALTH" in header

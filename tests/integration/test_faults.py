@@ -183,12 +183,14 @@ class Launch:
 
 
 def lease_renewed_since(kube: Kube, name: str, since: float) -> bool:
+    """Whether the leader lease ``name`` was renewed after ``since`` (renewTime is a MicroTime)."""
     lease = kube.get("coordination.k8s.io/v1", "Lease", name, "kube-system") or {}
-    renewed = (lease.get("spec") or {}).get("renewTime")
+    renewed = str((lease.get("spec") or {}).get("renewTime") or "")
     if not renewed:
         return False
-    at = datetime.strptime(renewed[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
-    return at + 1 >= since  # renewTime has microseconds; whole seconds are enough here
+    stamp = renewed.rstrip("Z")
+    at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f" if "." in stamp else "%Y-%m-%dT%H:%M:%S")
+    return at.replace(tzinfo=UTC).timestamp() > since
 
 
 def wait_api_ready(lab: Any) -> None:

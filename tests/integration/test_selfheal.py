@@ -22,6 +22,7 @@ from labkit.events import Event
 from labkit.gitops import application as appdef
 from labkit.gitops.application import ResourceKey
 from labkit.kube import Kube
+from labkit.settings import ControllerSettings
 from tests.integration.apphelpers import (
     GitApp,
     configmap,
@@ -36,8 +37,8 @@ pytestmark = pytest.mark.cluster
 log = logging.getLogger("labkit.tests")
 
 MakeApp = Callable[..., GitApp]
-POLL_JITTER_S = 5.0
-"""The lab controller's poll jitter (ControllerSettings.poll_jitter_s), added to every refreshInterval."""
+POLL_JITTER_S = ControllerSettings().poll_jitter_s
+"""The lab controller's poll jitter, added to every refreshInterval."""
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import math
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -380,28 +380,40 @@ class FakeDrift:
             app=app,
             drift=kind,
             target="deployment/web",
-            field="spec.replicas",
+            field="f",
             declared=declared,
         )
         if declared:
             self.timeline.append("controller", "drift_detected", app=app)
-            self.timeline.append("controller", "healed", app=app)
         return type("Drift", (), {"declared": declared})()
+
+
+@dataclass
+class FakeApps:
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def sync(self, name: str) -> None:
+        self.calls.append(("sync", name))
+
+    def wait(self, name: str, **kw: Any) -> None:
+        self.calls.append(("wait", name))
 
 
 @dataclass
 class FakeLab:
     timeline: Timeline
     drift: FakeDrift
+    apps: FakeApps
 
 
-def test_drift_tour_reports_what_the_agent_detected_and_healed(tmp_path: Path) -> None:
+def test_drift_tour_reports_what_the_agent_noticed_and_syncs_back_only_those(tmp_path: Path) -> None:
     timeline = Timeline(tmp_path / "t.jsonl")
-    lab = FakeLab(timeline, FakeDrift(timeline))
+    lab = FakeLab(timeline, FakeDrift(timeline), FakeApps())
     df = course.drift_tour(lab, ["scale", "add_label"], "demo", "demo", settle_s=0.1)
     assert df["drift"].tolist() == ["scale", "add_label"]
     assert df["declared"].tolist() == [True, False]
-    assert not math.isnan(df["healed_s"].iloc[0]) and math.isnan(df["healed_s"].iloc[1])
+    assert not math.isnan(df["detected_s"].iloc[0]) and math.isnan(df["detected_s"].iloc[1])
+    assert lab.apps.calls == [("sync", "demo"), ("wait", "demo")]
 
 
 # -- the notebooks themselves ------------------------------------------------------------------

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from labkit.gitops.application import AppSpec, HealthStatus, ResourceKey, Retry, SyncStatus
+from labkit.gitops.application import (
+    AppSpec,
+    HealthStatus,
+    OperationPhase,
+    ResourceKey,
+    Retry,
+    SyncOperation,
+    SyncStatus,
+)
 from labkit.gitops.diff import ResourceDiff
 from labkit.gitops.health import Health
-from labkit.gitops.policy import Act, Memory, decide, heal_delay
+from labkit.gitops.plan import SyncPlan
+from labkit.gitops.policy import SELF_HEAL_COOLDOWN_S, Act, Memory, decide, heal_delay
 from labkit.gitops.reconcile import Comparison, ResourceState
+from labkit.gitops.status import add_history
+from labkit.gitops.sync import SyncRun
 from labkit.settings import ControllerSettings
 
 KEY = ResourceKey("apps", "Deployment", "demo", "web")
@@ -89,3 +100,39 @@ def test_status_merge_patch_removes_keys_the_new_status_no_longer_has() -> None:
     old = {"health": {"status": "Progressing", "message": "2 of 5"}, "conditions": [{"type": "X"}]}
     new = {"health": {"status": "Healthy"}}
     assert merge_patch(old, new) == {"health": {"status": "Healthy", "message": None}, "conditions": None}
+
+
+def test_self_heal_keeps_counting_while_the_same_revision_keeps_drifting() -> None:
+    s, drifted = spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync)
+    memory = Memory("a" * 40, heal_attempts=1, last_heal_at=100.0)  # healed once; drifted again at once
+    assert decide(s, drifted, memory, 101.0, SETTINGS).act is Act.Wait
+    second = decide(s, drifted, memory, 102.1, SETTINGS)
+    assert (second.act, second.attempt) == (Act.SelfHeal, 2)
+    memory.heal_attempts, memory.last_heal_at = 2, 102.1
+    assert decide(s, drifted, memory, 107.0, SETTINGS).wait_s > 1.0, "6 s after the second attempt"
+    assert decide(s, drifted, memory, 108.2, SETTINGS).attempt == 3
+
+
+def test_self_heal_backoff_starts_again_after_the_cooldown() -> None:
+    memory = Memory("a" * 40, heal_attempts=5, last_heal_at=0.0)
+    s, drifted = spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync)
+    d = decide(s, drifted, memory, SELF_HEAL_COOLDOWN_S + 1, SETTINGS)
+    assert (d.act, d.attempt) == (Act.SelfHeal, 1)
+
+
+def succeeded_run(revision: str, started: float, *, resumed: bool = False) -> SyncRun:
+    run = SyncRun("demo", revision, SyncPlan(()), kube=None, clock=lambda: started)  # type: ignore[arg-type]
+    run.phase, run.finished_at, run.resumed = OperationPhase.Succeeded, started + 0.2, resumed
+    return run
+
+
+def test_history_keeps_two_syncs_of_one_revision_that_start_in_the_same_second() -> None:
+    history = add_history([], spec(), succeeded_run("a" * 40, 100.1), SyncOperation())
+    history = add_history(history, spec(), succeeded_run("a" * 40, 100.6), SyncOperation())
+    assert [h["id"] for h in history] == [0, 1]
+
+
+def test_a_resumed_sync_does_not_add_its_history_entry_twice() -> None:
+    history = add_history([], spec(), succeeded_run("a" * 40, 100.0), SyncOperation())
+    again = succeeded_run("a" * 40, 100.0, resumed=True)
+    assert add_history(history, spec(), again, SyncOperation()) == history
