@@ -7,8 +7,8 @@ must break a lab use their own (test_lab_lifecycle.py).
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 import time
@@ -145,7 +145,11 @@ def test_lab_up_from_a_notebook_process_reuses_the_running_lab(lab: Lab) -> None
     code = "import labkit; lab = labkit.Lab.up(); print('backend=' + lab.status()['backend'])"
     start = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **lab.env()}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        env={**os.environ, **lab.env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "reusing the running kwok lab" in result.stdout and "backend=kwok" in result.stdout
