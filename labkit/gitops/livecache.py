@@ -138,6 +138,12 @@ class LiveCache:
                 self._objects[gvk][ident] = obj
         if _tracking(obj) or old is not None:
             self._notify(obj if _tracking(obj) else old, event_type)
+        # Another app took the object over (its tracking id now names that
+        # app): the app that lost it must look again, or it would go on
+        # reporting an object it no longer owns as Synced.
+        before, after = _tracking(old) if old else None, _tracking(obj)
+        if before and after and before[0] != after[0]:
+            self._notify(old, event_type)
 
     def _notify(self, obj: Manifest | None, event_type: str) -> None:
         if obj is None:
