@@ -1,17 +1,16 @@
 """labkit.kube against a real API server (the kwok cluster), one namespace per test.
 
-For now the kubeconfig comes from LABKIT_TEST_KUBECONFIG; the session fixture
-in tests/conftest.py will replace the ``kubeconfig`` fixture below.
+The cluster is the session's lab (``lab`` fixture in tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,11 +44,8 @@ WIDGET_CRD: Manifest = {
 
 
 @pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    path = os.environ.get("LABKIT_TEST_KUBECONFIG")
-    if not path:
-        pytest.skip("set LABKIT_TEST_KUBECONFIG to the kubeconfig of a running kwok cluster")
-    with Kube(Path(path), poll_s=1) as k:
+def kube(lab: Any) -> Iterator[Kube]:
+    with Kube(Path(lab.kubeconfig), lab.context, poll_s=1) as k:
         yield k
 
 
