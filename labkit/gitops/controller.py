@@ -32,10 +32,10 @@ from labkit.errors import LabkitError
 from labkit.events import Timeline
 from labkit.gitops import application as appdef
 from labkit.gitops import status as st
-from labkit.gitops.application import REFRESH_ANNOTATION, AppSpec, InvalidSpec, SyncStatus
+from labkit.gitops.application import REFRESH_ANNOTATION, AppSpec, InvalidSpec, ResourceKey, SyncStatus
 from labkit.gitops.livecache import LiveCache
 from labkit.gitops.operations import Operations
-from labkit.gitops.reconcile import Comparison, compare
+from labkit.gitops.reconcile import Comparison, ResourceState, compare, lagging, rejudge, resource_version
 from labkit.gitops.record import AppRecord, one_line
 from labkit.gitops.source import Desired, SourceCache
 from labkit.gitops.webhook import WebhookServer
@@ -263,14 +263,19 @@ class Controller:
             self.live.ensure_watch(api_version, kind)
         record.kinds = known
         live = self.live.tracked(spec.name, sorted(known))
-        return compare(
-            spec.name,
-            record.revision,
-            list(desired.objects),
-            live,
-            diff_mode=spec.diff_mode,
-            predict=self._predict,
+        predicted: dict[ResourceKey, Manifest] = {}
+
+        def predict(obj: Manifest) -> tuple[Manifest | None, str]:
+            result = self.kube.apply(obj, dry_run=True)
+            if not result.ok or result.obj is None:
+                return None, result.message
+            predicted[ResourceKey.from_manifest(obj)] = result.obj
+            return result.obj, ""
+
+        comparison = compare(
+            spec.name, record.revision, list(desired.objects), live, diff_mode=spec.diff_mode, predict=predict
         )
+        return rejudge(comparison, self._read_current(lagging(comparison, predicted), predicted))
 
     def _carry_deployment(self, spec: AppSpec, record: AppRecord, desired: Desired) -> None:
         """A commit that leaves this app's manifests as they were deploys nothing new.
@@ -293,9 +298,17 @@ class Controller:
             record.memory.synced_revision = record.revision
         record.deployed_revision = record.revision
 
-    def _predict(self, obj: Manifest) -> tuple[Manifest | None, str]:
-        result = self.kube.apply(obj, dry_run=True)
-        return (result.obj, "") if result.ok else (None, result.message)
+    def _read_current(
+        self, states: list[ResourceState], predicted: dict[ResourceKey, Manifest]
+    ) -> dict[ResourceKey, tuple[Manifest, Manifest]]:
+        """The server's copy of objects the watch cache has not caught up with yet, when it is the
+        one the dry run saw (if it changed again, its own watch event brings a new comparison)."""
+        fresh = {}
+        for s in states:
+            current = self.kube.get(s.api_version, s.key.kind, s.key.name, s.key.namespace or None)
+            if current is not None and resource_version(current) == resource_version(predicted[s.key]):
+                fresh[s.key] = (predicted[s.key], current)
+        return fresh
 
     def _observe(self, spec: AppSpec, record: AppRecord, comparison: Comparison | None) -> None:
         """Write what changed to the timeline: diff, drift, healed, healthy."""

@@ -108,11 +108,50 @@ def compare(
 ) -> Comparison:
     """Pair desired and live objects and judge every pair."""
     pairs = pair([d for d in desired if not is_hook(d)], [x for x in live if not is_hook(x)], app)
-    states = tuple(_judge(p.key, p.desired, p.live, diff_mode, predict) for p in pairs)
+    return summarize(revision, [_judge(p.key, p.desired, p.live, diff_mode, predict) for p in pairs])
+
+
+def summarize(revision: str, states: list[ResourceState]) -> Comparison:
+    """The app's sync status and health from its resources' states."""
     status = SyncStatus.Synced if all(s.status is SyncStatus.Synced for s in states) else SyncStatus.OutOfSync
     missing = sum(1 for s in states if s.live is None and s.desired is not None)
     health = app_health((s.health for s in states if s.live is not None), missing=missing)
-    return Comparison(revision, states, status, health)
+    return Comparison(revision, tuple(states), status, health)
+
+
+def resource_version(obj: Manifest | None) -> str | None:
+    return ((obj or {}).get("metadata") or {}).get("resourceVersion")
+
+
+def lagging(comparison: Comparison, predicted: dict[ResourceKey, Manifest]) -> list[ResourceState]:
+    """OutOfSync resources whose live copy is older than the object the dry run was made on.
+
+    A watch cache lags the API server by a few milliseconds. When an object
+    changed in between, the dry run already carries the change and the cached
+    copy does not, so even a change of a field nobody declares looks like drift.
+    """
+    return [
+        s
+        for s in comparison.resources
+        if s.status is SyncStatus.OutOfSync
+        and s.live is not None
+        and s.key in predicted
+        and resource_version(predicted[s.key]) != resource_version(s.live)
+    ]
+
+
+def rejudge(comparison: Comparison, fresh: dict[ResourceKey, tuple[Manifest, Manifest]]) -> Comparison:
+    """Judge resources again against (predicted, current) pairs read at the same resourceVersion."""
+    if not fresh:
+        return comparison
+    states = []
+    for s in comparison.resources:
+        if s.key in fresh:
+            predicted, current = fresh[s.key]
+            diff = server_side_diff(s.key, predicted, current)
+            s = ResourceState(s.key, s.api_version, s.desired, current, diff, health_of(current), s.message)
+        states.append(s)
+    return summarize(comparison.revision, states)
 
 
 def _judge(

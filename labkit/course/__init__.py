@@ -1,0 +1,89 @@
+"""Helpers the notebooks call that are not lab actions: tables, waits, experiment files, checkpoints.
+
+The notebooks in ``notebooks/`` stay thin: a cell is one or two calls. When a
+cell would need a loop, a comprehension or a ``try``, the code lives here
+instead, with a unit test in ``tests/unit/test_course.py``. Notebooks do
+``from labkit import course`` and call ``course.X``; this module re-exports every
+public name from the modules that hold it:
+
+- :mod:`~labkit.course.tables`: DataFrames of commits, an Application, latencies.
+- :mod:`~labkit.course.timeline`: marks, waits and tables over timeline events.
+- :mod:`~labkit.course.actions`: :func:`attempt`, and committing like a learner
+  through :class:`labkit.git.LabRepo`.
+- :mod:`~labkit.course.experiments`: :func:`drift_tour` (real ``kubectl``) and
+  :class:`Autoscaler`, which writes ``spec.replicas`` like an HPA.
+- :mod:`~labkit.course.files`: files for the experiments.
+- :mod:`~labkit.course.check`, :mod:`~labkit.course.checkpoints` and
+  :mod:`~labkit.course.interview`: the interview checkpoints as data
+  (:class:`Check`), one short set per notebook in :data:`CHECKPOINTS` and the
+  follow-up bank for notebook 10 in :data:`QUESTIONS`. :func:`quiz` turns a set
+  into the ``Quiz`` widget of :mod:`labkit.ui.quiz`, imported only then.
+
+Nothing here imports pandas, matplotlib, ipywidgets or PyYAML at import time.
+"""
+
+from __future__ import annotations
+
+from labkit.course.actions import attempt, commit_files, commit_replicas, replace_in_file
+from labkit.course.check import Check, answers_markdown, quiz
+from labkit.course.checkpoints import CHECKPOINTS, checkpoint
+from labkit.course.experiments import Autoscaler, drift_tour
+from labkit.course.files import ordering_files, unreachable_kubeconfig
+from labkit.course.interview import QUESTIONS, TOPICS, questions_on
+from labkit.course.tables import (
+    app_status,
+    commits_table,
+    conditions,
+    diff_table,
+    history_table,
+    lab_numbers,
+    latency_table,
+    repo_tree,
+    resources_table,
+    show_table,
+    who_changed,
+)
+from labkit.course.timeline import (
+    ACTIVITY_KINDS,
+    activity,
+    apply_order,
+    heal_attempts,
+    now_ns,
+    wait_for_event,
+)
+
+__all__ = [
+    "CHECKPOINTS",
+    "QUESTIONS",
+    "TOPICS",
+    "Check",
+    "ACTIVITY_KINDS",
+    "Autoscaler",
+    "activity",
+    "answers_markdown",
+    "apply_order",
+    "app_status",
+    "attempt",
+    "checkpoint",
+    "commit_files",
+    "commit_replicas",
+    "commits_table",
+    "conditions",
+    "diff_table",
+    "drift_tour",
+    "heal_attempts",
+    "history_table",
+    "lab_numbers",
+    "latency_table",
+    "now_ns",
+    "ordering_files",
+    "questions_on",
+    "quiz",
+    "replace_in_file",
+    "repo_tree",
+    "resources_table",
+    "show_table",
+    "unreachable_kubeconfig",
+    "wait_for_event",
+    "who_changed",
+]
