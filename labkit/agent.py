@@ -12,6 +12,7 @@ uses to supervise it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -37,6 +38,16 @@ LOG = "controller.log"
 # lets the child outlive the Popen object without a ResourceWarning; the
 # child runs in its own session and is stopped by `stop()`, not by us exiting.
 _CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _leave_children_running() -> None:
+    # The controller is meant to outlive the process that started it (a
+    # notebook kernel, `labkit up`). Marking its Popen as finished tells
+    # Python not to warn that "subprocess N is still running" at exit.
+    for proc in _CHILDREN:
+        if proc.returncode is None:
+            proc.returncode = 0
 
 
 @dataclass(frozen=True)

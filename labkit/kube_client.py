@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient, LazyDiscoverer
@@ -101,9 +102,14 @@ class Connection:
 
     def __init__(self, kubeconfig: Path, context: str | None, timeout_s: float) -> None:
         try:
-            self.api = k8s_config.new_client_from_config(
-                config_file=str(kubeconfig), context=context, persist_config=False
+            cfg = k8s_client.Configuration()
+            k8s_config.load_kube_config(
+                config_file=str(kubeconfig), context=context, client_configuration=cfg, persist_config=False
             )
+            # Every watch holds a connection, and the controller's workers need
+            # theirs: the default pool (5 per core) would churn connections.
+            cfg.connection_pool_maxsize = 32
+            self.api = k8s_client.ApiClient(cfg)
         except (k8s_config.ConfigException, OSError, ValueError) as e:
             raise KubeError(
                 f"cannot load kubeconfig {kubeconfig} (context {context or 'current'}): {e}",
@@ -114,7 +120,7 @@ class Connection:
         # user agent; "labkit" reads better in managedFields than "OpenAPI-Generator".
         self.api.user_agent = "labkit"
         rest = self.api.rest_client
-        rest.request = _with_default_timeout(rest.request, timeout_s)
+        rest.request = _with_default_timeout(rest.request, timeout_s)  # type: ignore[method-assign]
         # Discovery in the dynamic client is not thread-safe; watch threads share it.
         self._lock = threading.RLock()
         self._dyn: DynamicClient | None = None

@@ -331,7 +331,6 @@ class Lab(LabTools):
             "timeline": str(self.state_dir / "timeline.jsonl"),
         }
 
-
     # -- extension points: the controller's owner fills these in ----------------------
 
     def _install_crds(self, kube: Kube, progress: Progress) -> None:

@@ -75,6 +75,8 @@ class ControllerSettings:
     """Self-heal backoff cap, in seconds (Argo CD: 300)."""
     wave_pause_s: float = 0.0
     """Pause between sync waves, in seconds (Argo CD: 2; 0 keeps the lab fast)."""
+    workers: int = 4
+    """Reconcile workers: apps processed in parallel (one app never by two at once)."""
     health_timeout_s: float = 120.0
     """How long a wave may take to become healthy before the sync fails, in seconds."""
 

@@ -14,7 +14,8 @@ in a queue (``labkit.gitops.workqueue``) from four sources:
   the CLI or a widget (they never touch the cluster themselves).
 - **Timers** — self-heal and retry backoff, a sync waiting for health.
 
-One worker takes an app from the queue and reconciles it (:meth:`process`):
+A few workers take apps from the queue — never the same app twice at once —
+and reconcile each (:meth:`process`):
 refresh if asked → compare desired with live → decide (manual operation,
 auto-sync, self-heal) → advance the sync step machine → write status.
 """
@@ -82,7 +83,8 @@ class Controller:
         """Start the watch on Applications, the webhook server and the worker."""
         if self.webhook is not None:
             self.webhook.start()
-        for target, name in ((self._watch_apps, "watch-apps"), (self._work, "worker")):
+        workers = [(self._work, f"worker-{i}") for i in range(self.settings.workers)]
+        for target, name in [(self._watch_apps, "watch-apps"), *workers]:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -114,6 +116,8 @@ class Controller:
             except Exception:
                 log.exception("bug while reconciling %s", name)
                 self.queue.later(5.0, name, "retry-after-error")
+            finally:
+                self.queue.done(name)
 
     # -- inputs: the loops feed the queue --------------------------------------
 

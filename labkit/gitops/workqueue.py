@@ -6,6 +6,11 @@ at app X again, because Y". Many such requests for one app arrive in bursts
 at most one pending entry per app and merges the reasons: the worker then
 reconciles once for the whole burst. ``later`` schedules a request for a
 moment in the future (polls, backoff, a sync waiting for health).
+
+Several workers may take from one queue, but never two at once for the same
+app: an app handed out by ``get`` is *active* until ``done(app)``; requests
+that arrive meanwhile wait and are handed out after it (as in client-go's
+workqueue, which Argo CD's controller uses).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class WorkQueue:
         self.clock = clock
         self._pending: dict[str, set[str]] = {}
         self._order: list[str] = []
+        self._active: set[str] = set()
         self._timers: list[tuple[float, int, str, str]] = []
         self._seq = 0
         self._cond = threading.Condition()
@@ -30,11 +36,23 @@ class WorkQueue:
 
     def add(self, app: str, reason: str) -> None:
         with self._cond:
-            if app not in self._pending:
-                self._pending[app] = set()
-                self._order.append(app)
-            self._pending[app].add(reason)
+            self._enqueue(app, reason)
             self._cond.notify()
+
+    def done(self, app: str) -> None:
+        """The worker finished ``app``; requests that came in meanwhile may go out now."""
+        with self._cond:
+            self._active.discard(app)
+            if app in self._pending and app not in self._order:
+                self._order.append(app)
+                self._cond.notify()
+
+    def _enqueue(self, app: str, reason: str) -> None:
+        if app not in self._pending:
+            self._pending[app] = set()
+            if app not in self._active:
+                self._order.append(app)
+        self._pending[app].add(reason)
 
     def later(self, delay_s: float, app: str, reason: str) -> None:
         with self._cond:
@@ -43,7 +61,7 @@ class WorkQueue:
             self._cond.notify()
 
     def get(self, timeout_s: float | None = None) -> tuple[str, set[str]] | None:
-        """The next app and all its reasons; None on timeout or after close."""
+        """The next app and all its reasons (call ``done`` after); None on timeout or after close."""
         deadline = None if timeout_s is None else self.clock() + timeout_s
         with self._cond:
             while True:
@@ -52,6 +70,7 @@ class WorkQueue:
                     return None
                 if self._order:
                     app = self._order.pop(0)
+                    self._active.add(app)
                     return app, self._pending.pop(app)
                 wait = self._next_wait(deadline)
                 if wait is not None and wait <= 0:
@@ -71,10 +90,7 @@ class WorkQueue:
         now = self.clock()
         while self._timers and self._timers[0][0] <= now:
             _, _, app, reason = heapq.heappop(self._timers)
-            if app not in self._pending:
-                self._pending[app] = set()
-                self._order.append(app)
-            self._pending[app].add(reason)
+            self._enqueue(app, reason)
 
     def _next_wait(self, deadline: float | None) -> float | None:
         now = self.clock()

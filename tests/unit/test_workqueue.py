@@ -36,3 +36,15 @@ def test_close_wakes_a_waiting_worker() -> None:
     q = WorkQueue()
     q.close()
     assert q.get(timeout_s=10) is None
+
+
+def test_an_app_being_processed_is_not_handed_to_a_second_worker() -> None:
+    q = WorkQueue()
+    q.add("demo", "resource")
+    assert q.get(timeout_s=0) == ("demo", {"resource"})
+    q.add("demo", "webhook")  # arrives while a worker holds demo
+    q.add("other", "poll")
+    assert q.get(timeout_s=0) == ("other", {"poll"})
+    assert q.get(timeout_s=0) is None, "demo must wait until its worker is done"
+    q.done("demo")
+    assert q.get(timeout_s=0) == ("demo", {"webhook"})
