@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-from labkit.apps import AppClient
 from labkit.git import LabRepo
 from labkit.lab import Lab
 
@@ -185,11 +184,66 @@ def idle_cpu(lab: Lab, seconds: float) -> float:
     return 100.0 * (ticks() - before) / hz / (time.monotonic() - t0)
 
 
+def push_vs_pull(lab: Lab, commits: int = 20) -> list[Row]:
+    """The same commits through the push pipeline and the pull agent, side by side."""
+    from labkit import metrics
+    from labkit.push import Target
+
+    apps = lab.apps
+    lab.pipeline.enable([Target("apps/demo", "bench-push")], lab.kubeconfig, lab.context or None)
+    apps.create(
+        "bench-pull",
+        lab.repo.url,
+        "apps/demo",
+        "bench-pull",
+        auto_sync=True,
+        sync_options=("CreateNamespace=true",),
+    )
+    apps.wait("bench-pull", sync="Synced", timeout_s=120)
+    since = time.time_ns()
+    shas = []
+    for i in range(commits):
+        sha = lab.repo.set_replicas("apps/demo", "web", 3 + i % 2)
+        apps.wait("bench-pull", sync="Synced", revision=sha, timeout_s=60)
+        shas.append(sha)
+        time.sleep(1.0)  # let the pipeline run of this commit finish too
+    lab.pipeline.disable()
+    apps.delete("bench-pull", cascade=True)
+    events = lab.timeline.read(since_ns=since)
+    pull = metrics.commit_latencies(events, app="bench-pull")
+    push = metrics.pipeline_latencies(events)
+    pull_s = [float(v) for v in pull[pull["revision"].isin(shas)]["synced_s"].dropna()]
+    push_s = [float(v) for v in push[push["revision"].isin(shas)]["applied_s"].dropna()]
+    return [
+        (
+            "push: commit -> applied (CI job, kubectl apply)",
+            f"p50 {_pct(push_s, 0.5):.2f} s, p95 {_pct(push_s, 0.95):.2f} s",
+            "(contrast)",
+            f"n={len(push_s)}",
+        ),
+        (
+            "pull: commit -> Synced (agent, webhook), same commits",
+            f"p50 {_pct(pull_s, 0.5):.2f} s, p95 {_pct(pull_s, 0.95):.2f} s",
+            "(contrast)",
+            f"n={len(pull_s)}",
+        ),
+    ]
+
+
 def run(lab: Lab, tmp: Path) -> list[Row]:
     rows = webhook_latency(lab)
+    rows += push_vs_pull(lab)
     rows += polling_latency(lab, tmp)
     rows += fifty_apps(lab)
     return rows
 
 
-__all__ = ["fifty_apps", "idle_cpu", "polling_latency", "run", "webhook_latency", "statistics"]
+__all__ = [
+    "fifty_apps",
+    "idle_cpu",
+    "polling_latency",
+    "push_vs_pull",
+    "run",
+    "webhook_latency",
+    "statistics",
+]

@@ -1,4 +1,4 @@
-"""Run benchmarks and print their tables: ``python -m benchmarks.run up|controller|all [--repeat N]``.
+"""Run benchmarks and print their tables: ``python -m benchmarks.run up|controller|drift|all [--repeat N]``.
 
 Benchmarks are not tests (STYLE.md): they measure on the real lab and print a
 table (what, measured, target, note) for the README. ``make bench`` runs all;
@@ -36,7 +36,24 @@ def _controller(tmp: Path, repeat: int) -> list[Row]:
         Lab.teardown(settings, progress=lambda m: None)
 
 
-BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {"up": _up, "controller": _controller}
+def _drift(tmp: Path, repeat: int) -> list[Row]:
+    from benchmarks import bench_drift
+    from labkit.lab import Lab
+    from labkit.settings import Settings
+
+    settings = Settings(home=tmp / "drift-home")
+    lab = Lab.up(settings, progress=lambda m: None)
+    try:
+        return bench_drift.run(lab)
+    finally:
+        Lab.teardown(settings, progress=lambda m: None)
+
+
+BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {
+    "up": _up,
+    "controller": _controller,
+    "drift": _drift,
+}
 
 
 def table(title: str, rows: Sequence[Row]) -> str:
