@@ -6,7 +6,9 @@ every push; the learner works in a clone of it. ``labkit.lab`` creates and
 resets both with :class:`LabRepo`; the CLI (``labkit repo ...``) and the
 widgets commit through it; the controller reads Git only through
 :func:`export_tree`, :meth:`LabRepo.resolve` and :func:`ls_remote`; the hook
-reads the pushed commit with :meth:`LabRepo.commit_info`.
+reads the pushed commit with :meth:`LabRepo.commit_info`. The in-place YAML
+edits behind :meth:`LabRepo.set_replicas` and :meth:`LabRepo.set_image` are
+pure text functions in :mod:`labkit.yamledit`.
 
 Every git command runs through GitPython with an explicit ``--git-dir`` (so a
 stray ``GIT_DIR`` or a parent repository is never picked up) and without the
@@ -18,20 +20,20 @@ holds the command as a line that can be pasted into a terminal.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shlex
 import shutil
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import git as gitpython
-import yaml
 
+from labkit import yamledit
 from labkit.errors import GitError
 
 BRANCH = "main"
@@ -281,7 +283,7 @@ class LabRepo:
         files = [root] if root.is_file() else sorted(root.rglob("*.y*ml")) if root.is_dir() else []
         for file in files:
             text = file.read_text()
-            if _deployment_node(text, name) is not None:
+            if yamledit.find_deployment(text, name) is not None:
                 return file.relative_to(self.work).as_posix(), text
         raise GitError(
             f"no Deployment named {name!r} in the YAML files under {path!r}",
@@ -293,7 +295,8 @@ class LabRepo:
         if replicas < 0:
             raise GitError(f"replicas must be 0 or more, not {replicas}", hint="pick a number like 3")
         relpath, text = self._find_deployment(path, name)
-        new = _with_replicas(text, name, replicas)
+        with _edit_errors_as_git_errors():
+            new = yamledit.with_replicas(text, name, replicas)
         if new == text:
             raise GitError(f"{name} already has {replicas} replicas in {relpath}", hint="pick another number")
         return self.commit_and_push(f"Scale {name} to {replicas} replicas", {relpath: new})
@@ -301,7 +304,8 @@ class LabRepo:
     def set_image(self, path: str, name: str, image: str, container: str | None = None) -> str:
         """Set a container image of Deployment ``name`` under ``path``, commit and push; return the sha."""
         relpath, text = self._find_deployment(path, name)
-        new = _with_image(text, name, image, container)
+        with _edit_errors_as_git_errors():
+            new = yamledit.with_image(text, name, image, container)
         if new == text:
             raise GitError(f"{name} already runs {image} in {relpath}", hint="pick another image tag")
         return self.commit_and_push(f"Set {name} image to {image}", {relpath: new})
@@ -352,65 +356,13 @@ class LabRepo:
         return sha
 
 
-# Editing one field of a Deployment in place: the node marks PyYAML records give
-# the exact character span of a scalar, so comments, order and quoting of the
-# rest of the file survive (a load/dump round trip would lose them).
-
-
-def _key(node: yaml.Node | None, *keys: str) -> yaml.Node | None:
-    for key in keys:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        node = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
-    return node
-
-
-def _deployment_node(text: str, name: str) -> yaml.Node | None:
+@contextmanager
+def _edit_errors_as_git_errors() -> Iterator[None]:
+    """Callers of set_replicas/set_image catch GitError, so a failed YAML edit must arrive as one."""
     try:
-        docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError:
-        return None
-    for doc in docs:
-        kind, meta_name = _key(doc, "kind"), _key(doc, "metadata", "name")
-        if getattr(kind, "value", None) == "Deployment" and getattr(meta_name, "value", None) == name:
-            return doc
-    return None
-
-
-def _splice(text: str, node: yaml.Node, value: str) -> str:
-    return text[: node.start_mark.index] + value + text[node.end_mark.index :]
-
-
-def _with_replicas(text: str, name: str, replicas: int) -> str:
-    spec = _key(_deployment_node(text, name), "spec")
-    node = _key(spec, "replicas")
-    if isinstance(node, yaml.ScalarNode):
-        return _splice(text, node, str(replicas))
-    if not isinstance(spec, yaml.MappingNode) or spec.flow_style or not spec.value:
-        raise GitError(
-            f"cannot find where to put replicas in Deployment {name!r}", hint="edit the file by hand"
-        )
-    first = spec.value[0][0].start_mark
-    line_start = first.index - first.column
-    return text[:line_start] + " " * first.column + f"replicas: {replicas}\n" + text[line_start:]
-
-
-def _with_image(text: str, name: str, image: str, container: str | None) -> str:
-    containers = _key(_deployment_node(text, name), "spec", "template", "spec", "containers")
-    items = containers.value if isinstance(containers, yaml.SequenceNode) else []
-    named = {getattr(_key(c, "name"), "value", ""): c for c in items}
-    pick = container or (next(iter(named)) if len(named) == 1 else name)
-    node = _key(named.get(pick), "image")
-    if not isinstance(node, yaml.ScalarNode):
-        raise GitError(
-            f"Deployment {name!r} has no container {pick!r} with an image (containers: {', '.join(named)})",
-            hint="name the container to change",
-        )
-    try:
-        plain = "\n" not in image and yaml.safe_load(image) == image
-    except yaml.YAMLError:
-        plain = False
-    return _splice(text, node, image if plain else json.dumps(image))
+        yield
+    except yamledit.YamlEditError as e:
+        raise GitError(e.message, hint=e.hint) from e
 
 
 def _copy_tree(src: Path, dest: Path) -> None:

@@ -6,7 +6,9 @@ objects, the status enums, :class:`ResourceKey` (and its tracking id) and
 :class:`AppSpec`, the parsed spec. ``labkit.gitops.sync`` and
 ``labkit.gitops.controller`` read Applications through :meth:`AppSpec.from_manifest`;
 the CLI and widgets build them with :func:`application_manifest` and request a
-sync by writing :func:`operation_manifest` into the object. Pure data, no I/O.
+sync by writing :func:`operation_manifest` into the object. The CRD itself and
+the resource's group/version/kind are built in :mod:`labkit.gitops.crd` and
+re-exported here (``crd_manifest``, ``GROUP``, ...). Pure data, no I/O.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Any
 
 from labkit.errors import LabkitError
 
-Manifest = dict[str, Any]
+# The resource's identity and the CRD live in crd.py, which imports nothing from here, so
+# there is no import cycle. Callers import all of these from this module; the names not
+# used here are re-exported with `as` so linters keep them.
+from labkit.gitops.crd import DIFF_MODES, GROUP, KIND, VERSION, Manifest
+from labkit.gitops.crd import PLURAL as PLURAL
+from labkit.gitops.crd import crd_manifest as crd_manifest
 
-GROUP = "labkit.dev"
-VERSION = "v1alpha1"
-KIND = "Application"
-PLURAL = "applications"
 APP_NAMESPACE = "labkit"
 TRACKING_ANNOTATION = "labkit.dev/tracking-id"
 REFRESH_ANNOTATION = "labkit.dev/refresh"
@@ -33,7 +36,6 @@ HOOK_ANNOTATION = "labkit.dev/hook"
 HOOK_DELETE_ANNOTATION = "labkit.dev/hook-delete-policy"
 SYNC_OPTIONS_ANNOTATION = "labkit.dev/sync-options"
 FIELD_MANAGER = "labkit"
-DIFF_MODES = ("server-side", "three-way")
 
 
 class InvalidSpec(LabkitError):
@@ -399,86 +401,3 @@ class SyncOperation:
             initiated_by=str(by.get("username", "")),
             automated=bool(by.get("automated", False)),
         )
-
-
-def _t(kind: str, **extra: Any) -> Manifest:
-    return {"type": kind, **extra}
-
-
-def _obj(required: list[str] | None = None, **props: Manifest) -> Manifest:
-    schema: Manifest = {"type": "object", "properties": props}
-    if required:
-        schema["required"] = required
-    return schema
-
-
-def _spec_schema() -> Manifest:
-    duration = _t("string", pattern=r"^([0-9.]+(ns|us|ms|s|m|h))+$")
-    automated = _obj(
-        enabled=_t("boolean"), prune=_t("boolean"), selfHeal=_t("boolean"), allowEmpty=_t("boolean")
-    )
-    backoff = _obj(duration=duration, factor=_t("integer", minimum=1), maxDuration=duration)
-    return _obj(
-        ["source", "destination"],
-        source=_obj(
-            ["repoURL", "path"], repoURL=_t("string"), path=_t("string"), targetRevision=_t("string")
-        ),
-        destination=_obj(server=_t("string"), namespace=_t("string")),
-        syncPolicy=_obj(
-            automated=automated,
-            syncOptions=_t("array", items=_t("string")),
-            retry=_obj(limit=_t("integer"), backoff=backoff),
-        ),
-        revisionHistoryLimit=_t("integer", minimum=0),
-        refreshInterval=duration,
-        diffMode=_t("string", enum=list(DIFF_MODES)),
-    )
-
-
-def _operation_schema() -> Manifest:
-    key = _obj(
-        ["kind", "name"], group=_t("string"), kind=_t("string"), namespace=_t("string"), name=_t("string")
-    )
-    sync = _obj(
-        revision=_t("string"), prune=_t("boolean"), dryRun=_t("boolean"), resources=_t("array", items=key)
-    )
-    return _obj(sync=sync, initiatedBy=_obj(username=_t("string"), automated=_t("boolean")))
-
-
-def crd_manifest() -> Manifest:
-    """The ``applications.labkit.dev`` CRD; ``status`` is free-form, written by the controller."""
-
-    def column(name: str, path: str, kind: str = "string") -> Manifest:
-        return {"name": name, "type": kind, "jsonPath": path}
-
-    schema = _obj(
-        ["spec"],
-        spec=_spec_schema(),
-        operation=_operation_schema(),
-        status=_t("object", **{"x-kubernetes-preserve-unknown-fields": True}),
-    )
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {"plural": PLURAL, "singular": "application", "kind": KIND, "shortNames": ["app"]},
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {"openAPIV3Schema": schema},
-                    "additionalPrinterColumns": [
-                        column("Sync", ".status.sync.status"),
-                        column("Health", ".status.health.status"),
-                        column("Revision", ".status.sync.revision"),
-                        column("Age", ".metadata.creationTimestamp", "date"),
-                    ],
-                }
-            ],
-        },
-    }

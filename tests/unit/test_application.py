@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from labkit.gitops import application, crd
 from labkit.gitops.application import (
     APP_NAMESPACE,
     AppSpec,
@@ -220,3 +224,16 @@ def test_every_crd_schema_node_is_structural() -> None:
             walk(node["items"], f"{where}[]")  # type: ignore[arg-type]
 
     walk(crd_manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"], "")
+
+
+def test_the_crd_and_the_resource_names_are_still_importable_from_application() -> None:
+    for name in ("crd_manifest", "GROUP", "VERSION", "KIND", "PLURAL", "DIFF_MODES", "Manifest"):
+        assert getattr(application, name) is getattr(crd, name), name
+    assert crd_manifest()["metadata"]["name"] == f"{application.PLURAL}.{application.GROUP}"
+
+
+@pytest.mark.parametrize("first", ["crd", "application"])
+def test_crd_and_application_import_in_either_order_without_a_cycle(first: str) -> None:
+    second = "application" if first == "crd" else "crd"
+    code = f"import labkit.gitops.{first}, labkit.gitops.{second}; labkit.gitops.application.crd_manifest()"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)

@@ -203,6 +203,14 @@ def test_set_replicas_refuses_the_count_already_in_git(repo: LabRepo) -> None:
         repo.set_replicas("apps/demo", "web", 2)
 
 
+def test_set_replicas_reports_a_spec_it_cannot_edit_as_a_git_error_with_the_edit_hint(repo: LabRepo) -> None:
+    text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec: {selector: {}}\n"
+    repo.commit_and_push("Add api", {"apps/api/deployment.yaml": text})
+    with pytest.raises(GitError, match="cannot find where to put replicas in Deployment 'api'") as e:
+        repo.set_replicas("apps/api", "api", 3)
+    assert e.value.hint == "edit the file by hand"
+
+
 def test_set_image_changes_the_image_of_the_only_container(repo: LabRepo) -> None:
     sha = repo.set_image("apps/demo", "web", "nginx:1.28")
     deployment = yaml.safe_load(git(repo.bare, "show", f"{sha}:{DEPLOYMENT}"))
