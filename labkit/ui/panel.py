@@ -109,11 +109,12 @@ class AppPanel:
         self.git_controls = GitControls(self.repo, self.deployment, images, self.message)
         self.replicas, self.image = self.git_controls.replicas, self.git_controls.image
         self.plot = w.Image(format="png", layout=w.Layout(max_width="1000px"))
-        buttons = [self.refresh_button, self.sync_button, self.diff_button, self.rollback_box, self.drift_box]
+        buttons = [self.refresh_button, self.sync_button, self.diff_button]
         self.widget = w.VBox(
             [
                 self.header,
                 w.HBox(buttons),
+                w.HBox([self.rollback_box, self.drift_box]),
                 w.HBox([self.auto_sync, self.self_heal, self.prune]),
                 self.git_controls.widget,
                 self.message,
@@ -128,7 +129,8 @@ class AppPanel:
 
     @staticmethod
     def _button(text: str, tooltip: str, handler: Callable[[Any], None]) -> w.Button:
-        button = w.Button(description=text, tooltip=tooltip)
+        # Wide enough for the whole label ("Inject drift" was cut to "Inject...").
+        button = w.Button(description=text, tooltip=tooltip, layout=w.Layout(width="auto", min_width="110px"))
         button.on_click(handler)
         return button
 
