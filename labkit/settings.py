@@ -73,6 +73,8 @@ class ControllerSettings:
     """Self-heal backoff factor (Argo CD: 3)."""
     self_heal_cap_s: float = 300.0
     """Self-heal backoff cap, in seconds (Argo CD: 300)."""
+    self_heal_cooldown_s: float = 330.0
+    """Seconds without a self-heal attempt after which the backoff starts again at 0 (Argo CD: 330)."""
     wave_pause_s: float = 0.0
     """Pause between sync waves, in seconds (Argo CD: 2; 0 keeps the lab fast)."""
     workers: int = 4

@@ -16,8 +16,9 @@ in a queue (``labkit.gitops.workqueue``) from four sources:
 
 A few workers take apps from the queue — never the same app twice at once —
 and reconcile each (:meth:`process`):
-refresh if asked → compare desired with live → decide (manual operation,
-auto-sync, self-heal) → advance the sync step machine → write status.
+refresh if asked → compare desired with live (``labkit.gitops.comparer``) →
+decide (manual operation, auto-sync, self-heal) → advance the sync step
+machine (``labkit.gitops.operations``) → write status.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from labkit.events import Timeline
 from labkit.gitops import application as appdef
 from labkit.gitops import status as st
 from labkit.gitops.application import REFRESH_ANNOTATION, AppSpec, InvalidSpec, ResourceKey, SyncStatus
+from labkit.gitops.comparer import Comparer
 from labkit.gitops.livecache import LiveCache
 from labkit.gitops.operations import Operations
-from labkit.gitops.reconcile import Comparison, ResourceState, compare, lagging, rejudge, resource_version
+from labkit.gitops.reconcile import Comparison
 from labkit.gitops.record import AppRecord, one_line
-from labkit.gitops.source import Desired, SourceCache
+from labkit.gitops.source import SourceCache
 from labkit.gitops.webhook import WebhookServer
 from labkit.gitops.workqueue import WorkQueue
 from labkit.kube import Kube
@@ -70,6 +72,7 @@ class Controller:
         self.queue = WorkQueue()
         self.source = SourceCache(is_namespaced=kube.is_namespaced)
         self.live = LiveCache(kube, self._on_resource_change)
+        self.comparer = Comparer(kube, self.source, self.live)
         self.apps: dict[str, AppRecord] = {}
         self.ops = Operations(self)
         self.webhook = WebhookServer(webhook_secret, self._on_push) if webhook_secret else None
@@ -154,11 +157,15 @@ class Controller:
         elif previous != marker:
             self.queue.add(name, "spec" if previous[0] != marker[0] else "operation")
 
-    def _on_resource_change(self, app: str, key: appdef.ResourceKey, event_type: str) -> None:
-        record = self.apps.get(app)
-        if record is not None and record.flux_style:
-            return  # Flux-style apps look at the cluster only on their interval.
-        self.queue.add(app, "resource")
+    def _on_resource_change(self, app: str, key: ResourceKey, event_type: str) -> None:
+        # Apps that declare this object while another app owns it look again
+        # too: the owner may have let it go, which ends their SharedResourceWarning.
+        claimants = [name for name, r in list(self.apps.items()) if key in r.shared and name != app]
+        for name in [app, *claimants]:
+            record = self.apps.get(name)
+            if record is not None and record.flux_style:
+                continue  # Flux-style apps look at the cluster only on their interval.
+            self.queue.add(name, "resource")
 
     def _on_push(self, payload: dict[str, Any]) -> None:
         self.timeline.append(
@@ -195,7 +202,7 @@ class Controller:
         # A poll timer that is not due (a refresh moved the next poll) has nothing to do at all.
         if reasons <= {"poll"} and (not refreshed or self._nothing_new(record, before)):
             return
-        comparison = self._compare(spec, record)
+        comparison = self.comparer.compare(spec, record)
         self._observe(spec, record, comparison)
         if not self.ops.act(obj, spec, record, comparison):
             self._write_status(obj, spec, record)
@@ -247,72 +254,6 @@ class Controller:
         delay = interval + random.uniform(0, self.settings.poll_jitter_s)
         record.next_poll_at = time.monotonic() + delay
         self.queue.later(delay, spec.name, "poll")
-
-    def _compare(self, spec: AppSpec, record: AppRecord) -> Comparison | None:
-        if record.revision is None:
-            return None
-        try:
-            desired = self.source.desired(
-                spec.name, spec.repo_url, spec.path, record.revision, spec.dest_namespace
-            )
-        except LabkitError as e:
-            record.render_error = one_line(e)
-            record.comparison = None
-            return None
-        record.render_error = ""
-        self._carry_deployment(spec, record, desired)
-        kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in desired.objects} | record.kinds
-        known = {k for k in kinds if self.kube.is_namespaced(*k) is not None}
-        for api_version, kind in sorted(known):
-            self.live.ensure_watch(api_version, kind)
-        record.kinds = known
-        live = self.live.tracked(spec.name, sorted(known))
-        predicted: dict[ResourceKey, Manifest] = {}
-
-        def predict(obj: Manifest) -> tuple[Manifest | None, str]:
-            result = self.kube.apply(obj, dry_run=True)
-            if not result.ok or result.obj is None:
-                return None, result.message
-            predicted[ResourceKey.from_manifest(obj)] = result.obj
-            return result.obj, ""
-
-        comparison = compare(
-            spec.name, record.revision, list(desired.objects), live, diff_mode=spec.diff_mode, predict=predict
-        )
-        return rejudge(comparison, self._read_current(lagging(comparison, predicted), predicted))
-
-    def _carry_deployment(self, spec: AppSpec, record: AppRecord, desired: Desired) -> None:
-        """A commit that leaves this app's manifests as they were deploys nothing new.
-
-        The lab's apps share one repository, so most commits touch other apps.
-        As Argo CD does ("manifests not changed"), the deployed revision then
-        moves to the new commit: drift stays drift (self-heal's business, not a
-        fresh auto-sync that would undo it with selfHeal off).
-        """
-        old = record.deployed_revision
-        if old is None or old == record.revision:
-            return
-        try:
-            before = self.source.desired(spec.name, spec.repo_url, spec.path, old, spec.dest_namespace)
-        except LabkitError:
-            return  # the old commit is gone (a force push) or unreadable: the new one is new
-        if before.objects != desired.objects:
-            return
-        if record.memory.synced_revision == old:
-            record.memory.synced_revision = record.revision
-        record.deployed_revision = record.revision
-
-    def _read_current(
-        self, states: list[ResourceState], predicted: dict[ResourceKey, Manifest]
-    ) -> dict[ResourceKey, tuple[Manifest, Manifest]]:
-        """The server's copy of objects the watch cache has not caught up with yet, when it is the
-        one the dry run saw (if it changed again, its own watch event brings a new comparison)."""
-        fresh = {}
-        for s in states:
-            current = self.kube.get(s.api_version, s.key.kind, s.key.name, s.key.namespace or None)
-            if current is not None and resource_version(current) == resource_version(predicted[s.key]):
-                fresh[s.key] = (predicted[s.key], current)
-        return fresh
 
     def _observe(self, spec: AppSpec, record: AppRecord, comparison: Comparison | None) -> None:
         """Write what changed to the timeline: diff, drift, healed, healthy."""

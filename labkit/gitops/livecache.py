@@ -5,7 +5,9 @@ object it manages, fed by watches, and re-checks an Application as soon as one
 of its objects changes. This module is that cache. The controller asks it to
 watch a kind (``ensure_watch``); a thread per kind lists the objects once,
 then follows the watch stream, and calls ``on_change(app, key, event)`` for
-every object that carries labkit's tracking annotation.
+every object that carries labkit's tracking annotation. ``tracked(app)`` reads
+one app's objects; ``owner(key)`` says which app an object belongs to, whoever
+asks (two apps claiming one object).
 
 Only tracked objects are kept: an object labkit does not track is invisible
 here, which is one reason prune can never touch it.
@@ -82,6 +84,26 @@ class LiveCache:
             return [
                 obj for group in groups for obj in group.values() if (t := _tracking(obj)) and t[0] == app
             ]
+
+    def owner(self, key: ResourceKey) -> str | None:
+        """The app whose tracking id the cached object ``key`` carries, whichever app that is.
+
+        None when the object is not cached: absent, untracked, of a kind not
+        watched, or carrying a tracking id copied from another object.
+        """
+        with self._lock:
+            found = [
+                obj
+                for (api_version, kind), group in self._objects.items()
+                if kind == key.kind
+                and api_version.rpartition("/")[0] == key.group
+                and (obj := group.get((key.namespace, key.name))) is not None
+            ]
+        for obj in found:
+            tracking = _tracking(obj)
+            if tracking is not None and tracking[1] == key:
+                return tracking[0]
+        return None
 
     def stop(self) -> None:
         self._stop.set()

@@ -13,8 +13,9 @@ mirror Argo CD:
   0 s, then 2, 6, 18, 54, 162 s, capped at 300 s. The attempt count is kept
   while the same revision keeps drifting (a person or an HPA re-drifting right
   after each heal meets growing pauses); it starts again from 0 for a new
-  revision, or once no attempt was needed for :data:`SELF_HEAL_COOLDOWN_S`
-  (Argo CD's ``--self-heal-backoff-cooldown-seconds``).
+  revision, or once no attempt was needed for
+  ``ControllerSettings.self_heal_cooldown_s`` (Argo CD's
+  ``--self-heal-backoff-cooldown-seconds``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from enum import StrEnum
 from labkit.gitops.application import AppSpec, ResourceKey, SyncStatus
 from labkit.gitops.reconcile import Comparison
 from labkit.settings import ControllerSettings
-
-SELF_HEAL_COOLDOWN_S = 330.0
-"""Seconds without a self-heal attempt after which the backoff starts again at 0 (Argo CD: 330)."""
 
 
 class Act(StrEnum):
@@ -71,9 +69,9 @@ def heal_delay(attempt: int, s: ControllerSettings) -> float:
     return float(min(s.self_heal_base_s * s.self_heal_factor ** (attempt - 1), s.self_heal_cap_s))
 
 
-def heal_attempts_made(memory: Memory, now: float) -> int:
+def heal_attempts_made(memory: Memory, now: float, s: ControllerSettings) -> int:
     """Attempts that count for the backoff now: none once the cooldown has passed since the last one."""
-    if memory.heal_attempts and now - memory.last_heal_at < SELF_HEAL_COOLDOWN_S:
+    if memory.heal_attempts and now - memory.last_heal_at < s.self_heal_cooldown_s:
         return memory.heal_attempts
     return 0
 
@@ -92,7 +90,7 @@ def decide(
         return _retry(spec, memory, now)
     if not spec.self_heal:
         return Decision(Act.Nothing, "drift on an already synced revision, and selfHeal is off")
-    made = heal_attempts_made(memory, now)
+    made = heal_attempts_made(memory, now, settings)
     delay = heal_delay(made, settings)
     remaining = memory.last_heal_at + delay - now
     if made and remaining > 0:

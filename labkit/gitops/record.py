@@ -14,7 +14,7 @@ from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.gitops import status as st
-from labkit.gitops.application import AppSpec, SyncOperation
+from labkit.gitops.application import AppSpec, ResourceKey, SyncOperation
 from labkit.gitops.policy import Memory
 from labkit.gitops.reconcile import Comparison
 from labkit.gitops.sync import SyncRun
@@ -59,6 +59,8 @@ class AppRecord:
     refresh_error: str = ""
     render_error: str = ""
     sync_error: str = ""
+    shared: dict[ResourceKey, str] = field(default_factory=dict)
+    """Objects this app declares that another app's tracking id claims: key -> that app."""
     resumed_started_at: float | None = None
 
     @classmethod
@@ -83,10 +85,12 @@ class AppRecord:
         return record
 
     def conditions(self) -> dict[str, str]:
+        """Condition type -> message, for every problem the app has now."""
         errors = {
             st.INVALID_SPEC: self.invalid_spec,
             st.COMPARISON_ERROR: self.refresh_error or self.render_error,
             st.SYNC_ERROR: self.sync_error,
+            st.SHARED_RESOURCE_WARNING: st.shared_resource_message(self.name, self.shared),
         }
         return {kind: message for kind, message in errors.items() if message}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from labkit.gitops.application import AppSpec, OperationPhase, SyncOperation, SyncStatus
+from labkit.gitops.application import AppSpec, OperationPhase, ResourceKey, SyncOperation, SyncStatus
 from labkit.gitops.reconcile import Comparison
 from labkit.gitops.sync import SyncRun
 
@@ -22,6 +22,7 @@ INVALID_SPEC = "InvalidSpecError"
 COMPARISON_ERROR = "ComparisonError"
 SYNC_ERROR = "SyncError"
 CLUSTER_ERROR = "UnknownError"
+SHARED_RESOURCE_WARNING = "SharedResourceWarning"
 
 
 def iso(ts: float) -> str:
@@ -59,6 +60,20 @@ def conditions(errors: dict[str, str], now: float, previous: list[Manifest] | No
         {"type": kind, "message": message, "lastTransitionTime": seen.get((kind, message)) or iso(now)}
         for kind, message in sorted(errors.items())
     ]
+
+
+def shared_resource_message(app: str, shared: dict[ResourceKey, str]) -> str:
+    """One line naming both apps, as Argo CD words it: "<object> is part of applications <app> and <other>".
+
+    Argo CD writes one condition per object; one condition per type is kept
+    here, so further objects are counted rather than listed.
+    """
+    if not shared:
+        return ""
+    first = min(shared, key=str)
+    message = f"{first} is part of applications {app} and {shared[first]}"
+    more = len(shared) - 1
+    return message + (f" (and {more} more object{'s' if more > 1 else ''})" if more else "")
 
 
 def operation_state(run: SyncRun, op: SyncOperation) -> Manifest:

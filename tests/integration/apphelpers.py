@@ -1,17 +1,19 @@
 """Helpers for tests that drive the real controller through Git and Applications.
 
 Each test gets its own directory in the lab's Git repository
-(``apps/t-<id>``) and its own destination namespace, so tests share one lab
-without seeing each other.
+(``apps/<prefix>-<id>``) and its own destination namespace, so tests share one
+lab without seeing each other. :func:`gitapps` makes them and deletes them
+afterwards; the ``make_app`` and ``gitapp`` fixtures in ``conftest.py`` wrap it.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -19,6 +21,9 @@ from labkit.apps import AppClient
 from labkit.events import Timeline
 from labkit.git import LabRepo
 from labkit.kube import Kube
+
+if TYPE_CHECKING:
+    from labkit.lab import Lab
 
 Manifest = dict[str, Any]
 
@@ -97,6 +102,52 @@ class GitApp:
 
 def new_name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+MakeApp = Callable[..., GitApp]
+"""``make(prefix="t")``: a new GitApp named ``<prefix>-<id>``, in ``apps/<name>`` and namespace ``<name>``
+(``path=`` and ``namespace=`` put it on another app's, to make two apps share objects)."""
+
+
+@contextmanager
+def gitapps(lab: Lab) -> Iterator[MakeApp]:
+    """Make GitApps on the lab; on exit every one is deleted with its objects, then its namespace.
+
+    The prefix only names the app, so that an app left in a lab or on the
+    timeline tells which test module made it.
+    """
+    kube = Kube(lab.kubeconfig)
+    made: list[GitApp] = []
+
+    def make(prefix: str = "t", *, path: str | None = None, namespace: str | None = None) -> GitApp:
+        name = new_name(prefix)
+        path, namespace = path or f"apps/{name}", namespace or name
+        app = GitApp(name, path, namespace, lab.repo, AppClient(kube), kube, lab.timeline)
+        made.append(app)
+        return app
+
+    try:
+        yield make
+    finally:
+        errors = []
+        for app in made:
+            try:
+                remove(app)
+            except Exception as e:  # the other apps still go; the first failure is raised below
+                errors.append(e)
+        kube.close()
+        if errors:
+            raise errors[0]
+
+
+def remove(app: GitApp) -> None:
+    """Delete the app with its objects (cascade), then its namespace."""
+    try:
+        if any(a.name == app.name for a in app.apps.list()):
+            app.apps.delete(app.name, cascade=True)
+            eventually(lambda: not [a for a in app.apps.list() if a.name == app.name], 30, "app deleted")
+    finally:
+        app.kube.delete("v1", "Namespace", app.namespace, None)
 
 
 def eventually(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:

@@ -1,23 +1,34 @@
-"""Helpers for integration tests: scratch labs, the labkit CLI as a subprocess, and listening sockets.
+"""Helpers for integration tests: scratch labs, the labkit CLI as a subprocess, listening sockets,
+and GitApps (an Application with its own directory in the lab repo).
 
 Tests that break a lab on purpose (kill it, reset it, take it down, race two
 `labkit up`) get a ``scratch`` lab of their own in a temporary LABKIT_HOME,
 torn down afterwards whatever happened, so the session's shared ``lab`` is
-never disturbed.
+never disturbed. Tests that drive the controller through Git take ``gitapp``
+(one app) or ``make_app`` (several); see ``apphelpers.py``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from labkit.drift import DriftInjector
 from labkit.settings import Settings
+from tests.integration.apphelpers import GitApp, MakeApp, gitapps
+
+if TYPE_CHECKING:
+    from labkit.lab import Lab
+
+log = logging.getLogger("labkit.tests")
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,25 @@ def scratch(tmp_path: Path) -> Iterator[Scratch]:
     settings = Settings(home=tmp_path / "home", lab="scratch")
     yield Scratch(settings)
     Lab.teardown(settings, progress=lambda m: None)
+
+
+@pytest.fixture
+def make_app(lab: Lab) -> Iterator[MakeApp]:
+    """Make GitApps (``make_app("heal")``); all are deleted with their objects afterwards."""
+    with gitapps(lab) as make:
+        yield make
+
+
+@pytest.fixture
+def drift(lab: Lab) -> DriftInjector:
+    """Drift made with the real kubectl, each change written to the timeline as ``drift_injected``."""
+    return DriftInjector(lab.kubeconfig, lab.timeline, echo=log.info, context=lab.context)
+
+
+@pytest.fixture
+def gitapp(make_app: MakeApp, request: pytest.FixtureRequest) -> GitApp:
+    """One GitApp, named after the test module's ``GITAPP_PREFIX`` ("t" when it sets none)."""
+    return make_app(getattr(request.module, "GITAPP_PREFIX", "t"))
 
 
 def listening_sockets(pid: int) -> list[tuple[str, int]]:

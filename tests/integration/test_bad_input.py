@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from labkit.apps import AppClient
-from labkit.kube import Kube
-from tests.integration.apphelpers import GitApp, configmap, deployment, dump, eventually, new_name
+from tests.integration.apphelpers import GitApp, configmap, deployment, dump, eventually
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def gitapp(lab: Any) -> Iterator[GitApp]:
-    kube = Kube(lab.kubeconfig)
-    name = new_name("bad")
-    app = GitApp(name, f"apps/{name}", name, lab.repo, AppClient(kube), kube, lab.timeline)
-    yield app
-    try:
-        if any(a.name == name for a in app.apps.list()):
-            app.apps.delete(name, cascade=True)
-            eventually(lambda: not [a for a in app.apps.list() if a.name == name], 30, "app deleted")
-    finally:
-        kube.delete("v1", "Namespace", name, None)
+GITAPP_PREFIX = "bad"
+"""Names this module's apps (the ``gitapp`` fixture in conftest.py)."""
 
 
 def condition_containing(app: GitApp, text: str, timeout_s: float = 20.0) -> str:

@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from labkit.apps import AppClient
 from labkit.gitops.application import TRACKING_ANNOTATION
-from labkit.kube import Kube
 from tests.integration.apphelpers import (
     GitApp,
     configmap,
     deployment,
     dump,
     eventually,
-    new_name,
     service,
 )
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def gitapp(lab: Any) -> Iterator[GitApp]:
-    kube = Kube(lab.kubeconfig)
-    name = new_name()
-    app = GitApp(name, f"apps/{name}", name, lab.repo, AppClient(kube), kube, lab.timeline)
-    yield app
-    try:
-        if any(a.name == name for a in app.apps.list()):
-            app.apps.delete(name, cascade=True)
-            eventually(lambda: not [a for a in app.apps.list() if a.name == name], 30, "app deleted")
-    finally:
-        kube.delete("v1", "Namespace", name, None)
 
 
 def test_push_replicas_5_and_the_deployment_gets_5_ready_pods(gitapp: GitApp) -> None:

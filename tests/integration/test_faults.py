@@ -17,7 +17,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,6 @@ from urllib.request import ProxyHandler, Request, build_opener
 import pytest
 
 from labkit import agent
-from labkit.apps import AppClient
 from labkit.cluster import kubectl, procs
 from labkit.drift import DriftInjector
 from labkit.errors import CommandError, LabkitError
@@ -36,32 +34,14 @@ from labkit.events import Event
 from labkit.hook import SIGNATURE_HEADER, read_secret, sign
 from labkit.kube import Kube
 from labkit.settings import Settings
-from tests.integration.apphelpers import GitApp, configmap, deployment, dump, eventually, new_name
+from tests.integration.apphelpers import GitApp, configmap, deployment, dump, eventually
 
 pytestmark = pytest.mark.cluster
+GITAPP_PREFIX = "fault"
+"""Names this module's apps (the ``gitapp`` fixture in conftest.py)."""
 log = logging.getLogger("labkit.tests")
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
 LEADERS = ("kube-controller-manager", "kube-scheduler")
-
-
-@pytest.fixture
-def gitapp(lab: Any) -> Iterator[GitApp]:
-    kube = Kube(lab.kubeconfig)
-    name = new_name("fault")
-    app = GitApp(name, f"apps/{name}", name, lab.repo, AppClient(kube), kube, lab.timeline)
-    yield app
-    try:
-        if any(a.name == name for a in app.apps.list()):
-            app.apps.delete(name, cascade=True)
-            eventually(lambda: not [a for a in app.apps.list() if a.name == name], 30, "app deleted")
-    finally:
-        kube.delete("v1", "Namespace", name, None)
-        kube.close()
-
-
-@pytest.fixture
-def drift(lab: Any) -> DriftInjector:
-    return DriftInjector(lab.kubeconfig, lab.timeline, echo=log.info, context=lab.context)
 
 
 def controller_pid(lab: Any) -> int:

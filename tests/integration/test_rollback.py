@@ -11,35 +11,20 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from labkit.apps import AppClient, AppError
+from labkit.apps import AppError
 from labkit.events import Event
 from labkit.gitops import application as appdef
-from labkit.kube import Kube
-from tests.integration.apphelpers import GitApp, configmap, dump, eventually, new_name
+from tests.integration.apphelpers import GitApp, configmap, dump, eventually
 
 pytestmark = pytest.mark.cluster
+GITAPP_PREFIX = "rb"
+"""Names this module's apps (the ``gitapp`` fixture in conftest.py)."""
 log = logging.getLogger("labkit.tests")
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-@pytest.fixture
-def gitapp(lab: Any) -> Iterator[GitApp]:
-    kube = Kube(lab.kubeconfig)
-    name = new_name("rb")
-    app = GitApp(name, f"apps/{name}", name, lab.repo, AppClient(kube), kube, lab.timeline)
-    yield app
-    try:
-        if any(a.name == name for a in app.apps.list()):
-            app.apps.delete(name, cascade=True)
-            eventually(lambda: not [a for a in app.apps.list() if a.name == name], 30, "app deleted")
-    finally:
-        kube.delete("v1", "Namespace", name, None)
-        kube.close()
 
 
 def release(app: GitApp, version: str) -> str:

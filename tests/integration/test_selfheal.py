@@ -11,69 +11,31 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from labkit.apps import AppClient
 from labkit.drift import DriftInjector
 from labkit.events import Event
 from labkit.gitops import application as appdef
 from labkit.gitops.application import ResourceKey
-from labkit.kube import Kube
 from labkit.settings import ControllerSettings
 from tests.integration.apphelpers import (
     GitApp,
+    MakeApp,
     configmap,
     deployment,
     dump,
     eventually,
-    new_name,
     service,
 )
 
 pytestmark = pytest.mark.cluster
 log = logging.getLogger("labkit.tests")
 
-MakeApp = Callable[..., GitApp]
 POLL_JITTER_S = ControllerSettings().poll_jitter_s
 """The lab controller's poll jitter, added to every refreshInterval."""
-
-
-@pytest.fixture
-def make_app(lab: Any) -> Iterator[MakeApp]:
-    """Create GitApps (own repo dir + namespace each); all are deleted with their objects afterwards."""
-    kube = Kube(lab.kubeconfig)
-    made: list[GitApp] = []
-
-    def make(prefix: str = "heal") -> GitApp:
-        name = new_name(prefix)
-        app = GitApp(name, f"apps/{name}", name, lab.repo, AppClient(kube), kube, lab.timeline)
-        made.append(app)
-        return app
-
-    yield make
-    try:
-        for app in made:
-            remove(app)
-    finally:
-        kube.close()
-
-
-def remove(app: GitApp) -> None:
-    """Delete the app with its objects (cascade), then its namespace."""
-    try:
-        if any(a.name == app.name for a in app.apps.list()):
-            app.apps.delete(app.name, cascade=True)
-            eventually(lambda: not [a for a in app.apps.list() if a.name == app.name], 30, "app deleted")
-    finally:
-        app.kube.delete("v1", "Namespace", app.namespace, None)
-
-
-@pytest.fixture
-def drift(lab: Any) -> DriftInjector:
-    return DriftInjector(lab.kubeconfig, lab.timeline, echo=log.info, context=lab.context)
 
 
 def demo_files(**deploy: Any) -> dict[str, str]:
@@ -145,7 +107,7 @@ DECLARED: dict[str, tuple[Callable[[GitApp], ResourceKey], str | None, Callable[
 def test_with_self_heal_a_declared_drift_is_seen_from_the_watch_and_healed(
     make_app: MakeApp, drift: DriftInjector, kind: str
 ) -> None:
-    app = make_app()
+    app = make_app("heal")
     start(app, self_heal=True)
     key_of, path, as_in_git = DECLARED[kind]
     mark = time.time_ns()
@@ -172,7 +134,7 @@ def test_with_self_heal_a_declared_drift_is_seen_from_the_watch_and_healed(
 def test_with_self_heal_off_the_drift_stays_and_the_app_names_the_resource_and_field(
     make_app: MakeApp, drift: DriftInjector, kind: str
 ) -> None:
-    app = make_app()
+    app = make_app("heal")
     start(app, self_heal=False)
     key_of, path, as_in_git = DECLARED[kind]
     key = key_of(app)
@@ -270,7 +232,7 @@ def test_which_diff_mode_catches_which_drift(make_app: MakeApp, drift: DriftInje
 def test_an_untracked_object_is_never_pruned_by_a_pruning_self_healing_app(
     make_app: MakeApp, drift: DriftInjector
 ) -> None:
-    app = make_app()
+    app = make_app("heal")
     app.commit("demo app", **demo_files(), **{"extra.yaml": dump(configmap("extra"))})
     app.create(auto_sync=True, self_heal=True, prune=True)
     app.wait(sync="Synced", health="Healthy", timeout_s=60)
@@ -293,7 +255,7 @@ def test_an_untracked_object_is_never_pruned_by_a_pruning_self_healing_app(
 def test_self_heal_backs_off_0_2_6_s_while_the_same_resource_keeps_drifting(
     make_app: MakeApp, drift: DriftInjector
 ) -> None:
-    app = make_app()
+    app = make_app("heal")
     start(app, self_heal=True)
     first = time.time_ns()
     for replicas in (5, 6, 7):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from labkit.gitops.application import (
     AppSpec,
     HealthStatus,
@@ -14,7 +16,7 @@ from labkit.gitops.application import (
 from labkit.gitops.diff import ResourceDiff
 from labkit.gitops.health import Health
 from labkit.gitops.plan import SyncPlan
-from labkit.gitops.policy import SELF_HEAL_COOLDOWN_S, Act, Memory, decide, heal_delay
+from labkit.gitops.policy import Act, Memory, decide, heal_delay
 from labkit.gitops.reconcile import Comparison, ResourceState
 from labkit.gitops.status import add_history
 from labkit.gitops.sync import SyncRun
@@ -116,7 +118,16 @@ def test_self_heal_keeps_counting_while_the_same_revision_keeps_drifting() -> No
 def test_self_heal_backoff_starts_again_after_the_cooldown() -> None:
     memory = Memory("a" * 40, heal_attempts=5, last_heal_at=0.0)
     s, drifted = spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync)
-    d = decide(s, drifted, memory, SELF_HEAL_COOLDOWN_S + 1, SETTINGS)
+    d = decide(s, drifted, memory, SETTINGS.self_heal_cooldown_s + 1, SETTINGS)
+    assert (d.act, d.attempt) == (Act.SelfHeal, 1)
+
+
+def test_the_self_heal_cooldown_comes_from_the_controller_settings() -> None:
+    s, drifted = spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync)
+    short = replace(SETTINGS, self_heal_cooldown_s=10.0)
+    memory = Memory("a" * 40, heal_attempts=5, last_heal_at=0.0)
+    assert decide(s, drifted, memory, 11.0, SETTINGS).act is Act.Wait, "330 s have not passed"
+    d = decide(s, drifted, memory, 11.0, short)
     assert (d.act, d.attempt) == (Act.SelfHeal, 1)
 
 
