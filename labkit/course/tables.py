@@ -27,6 +27,8 @@ def show_table(rows: Iterable[Any], columns: list[str] | None = None) -> pd.Data
     """A DataFrame from dataclasses, mappings or tuples (``columns`` picks and orders them)."""
     import pandas as pd
 
+    # Conditions and diff messages are sentences; pandas would cut them at 50 characters.
+    pd.set_option("display.max_colwidth", None)
     records = [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else r for r in rows]  # type: ignore[arg-type]
     frame = pd.DataFrame(records)
     if columns is not None:
