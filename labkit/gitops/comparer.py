@@ -58,7 +58,10 @@ class Comparer:
         comparison = compare(
             spec.name, record.revision, list(desired.objects), live, diff_mode=spec.diff_mode, predict=predict
         )
-        comparison = rejudge(comparison, self._read_current(lagging(comparison, predicted), predicted))
+        behind = lagging(comparison, predicted)
+        fresh = self._read_current(behind)
+        record.unsettled = len(fresh) < len(behind)
+        comparison = rejudge(comparison, fresh)
         record.shared = self._claimed_by_others(spec.name, comparison)
         return comparison
 
@@ -93,15 +96,25 @@ class Comparer:
         record.deployed_revision = record.revision
 
     def _read_current(
-        self, states: list[ResourceState], predicted: dict[ResourceKey, Manifest]
+        self, states: list[ResourceState], attempts: int = 3
     ) -> dict[ResourceKey, tuple[Manifest, Manifest]]:
-        """The server's copy of objects the watch cache has not caught up with yet, when it is the
-        one the dry run saw (if it changed again, its own watch event brings a new comparison)."""
+        """For objects the watch cache is behind on: a (dry run, current object) pair of one version.
+
+        Read the object, dry-run Git's version onto it, and keep the pair only
+        if the server did not change the object in between (same
+        resourceVersion); a busy object (a rollout updating its status) gets a
+        few tries. What stays unsettled is left to the next reconcile.
+        """
         fresh = {}
         for s in states:
-            current = self.kube.get(s.api_version, s.key.kind, s.key.name, s.key.namespace or None)
-            if current is not None and resource_version(current) == resource_version(predicted[s.key]):
-                fresh[s.key] = (predicted[s.key], current)
+            for _ in range(attempts):
+                current = self.kube.get(s.api_version, s.key.kind, s.key.name, s.key.namespace or None)
+                if current is None or s.desired is None:
+                    break
+                result = self.kube.apply(s.desired, dry_run=True)
+                if result.ok and result.obj and resource_version(result.obj) == resource_version(current):
+                    fresh[s.key] = (result.obj, current)
+                    break
         return fresh
 
     def _claimed_by_others(self, app: str, comparison: Comparison) -> dict[ResourceKey, str]:

@@ -203,6 +203,11 @@ class Controller:
         if reasons <= {"poll"} and (not refreshed or self._nothing_new(record, before)):
             return
         comparison = self.comparer.compare(spec, record)
+        if record.unsettled:
+            # The cluster changed while we compared: judging now could call a
+            # harmless edit drift. Look again in a moment, with fresh copies.
+            self.queue.later(0.2, name, "settle")
+            return
         self._observe(spec, record, comparison)
         if not self.ops.act(obj, spec, record, comparison):
             self._write_status(obj, spec, record)

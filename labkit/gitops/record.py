@@ -61,6 +61,8 @@ class AppRecord:
     sync_error: str = ""
     shared: dict[ResourceKey, str] = field(default_factory=dict)
     """Objects this app declares that another app's tracking id claims: key -> that app."""
+    unsettled: bool = False
+    """The last comparison raced a change on the server: do not act on it, look again shortly."""
     resumed_started_at: float | None = None
 
     @classmethod
