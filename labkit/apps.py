@@ -18,7 +18,7 @@ from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.gitops import application as appdef
-from labkit.gitops.application import AppSpec, ResourceKey
+from labkit.gitops.application import AppSpec, ResourceKey, auto_sync_enabled
 from labkit.gitops.operations import FINALIZER
 from labkit.gitops.reconcile import Comparison, compare
 from labkit.gitops.source import SourceCache
@@ -56,7 +56,7 @@ class AppSummary:
             health=(status.get("health") or {}).get("status", "Unknown"),
             revision=str((status.get("sync") or {}).get("revision", ""))[:7],
             path=(spec.get("source") or {}).get("path", ""),
-            auto_sync=_auto_sync_enabled(auto),
+            auto_sync=auto_sync_enabled(auto),
             self_heal=bool((auto or {}).get("selfHeal")),
             message=conditions[0]["message"] if conditions else "",
         )
@@ -119,7 +119,7 @@ class AppClient:
         obj = self.get(name)
         raw = ((obj.get("spec") or {}).get("syncPolicy") or {}).get("automated")
         automated = dict(raw or {})
-        enabled = _auto_sync_enabled(raw) if auto_sync is None else auto_sync
+        enabled = auto_sync_enabled(raw) if auto_sync is None else auto_sync
         if self_heal is not None:
             automated["selfHeal"] = self_heal
         if prune is not None:
@@ -207,11 +207,6 @@ class AppClient:
 
     def _patch(self, name: str, patch: Manifest) -> None:
         self.kube.patch(API_VERSION, appdef.KIND, name, self.namespace, patch)
-
-
-def _auto_sync_enabled(automated: Any) -> bool:
-    """As AppSpec reads it: an ``automated`` block means on, unless it says ``enabled: false``."""
-    return isinstance(automated, dict) and automated.get("enabled", True) is not False
 
 
 def _gvk(resource: Manifest) -> tuple[str, str]:

@@ -266,8 +266,7 @@ class AppSpec:
             path=path,
             target_revision=str(source.get("targetRevision") or "HEAD"),
             dest_namespace=str(dest.get("namespace") or "default"),
-            # Argo CD 3.x: an `automated` block enables auto-sync unless it says `enabled: false`.
-            automated=auto is not None and auto_map.get("enabled", True) is not False,
+            automated=auto_sync_enabled(auto),
             prune=bool(auto_map.get("prune", False)),
             self_heal=bool(auto_map.get("selfHeal", False)),
             allow_empty=bool(auto_map.get("allowEmpty", False)),
@@ -277,6 +276,11 @@ class AppSpec:
             poll_interval_s=None if refresh in (None, "") else parse_duration(refresh),
             diff_mode=diff_mode,
         )
+
+
+def auto_sync_enabled(automated: Any) -> bool:
+    """Argo CD 3.x: an ``automated`` block turns auto-sync on unless it says ``enabled: false``."""
+    return isinstance(automated, dict) and automated.get("enabled", True) is not False
 
 
 def _mapping(value: Any, where: str, app: str) -> dict[str, Any]:
