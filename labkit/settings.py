@@ -37,6 +37,12 @@ class Versions:
     """etcd server (Go module tag of go.etcd.io/etcd/server/v3)."""
     kwok: str = "v0.8.0"
     """kwok and kwokctl (Go module tag of sigs.k8s.io/kwok)."""
+    helm: str = "v4.3.1"
+    """helm (Go module tag of helm.sh/helm/v4): the Helm that Argo CD v3.6.1 is tested with."""
+    kustomize: str = "v5.8.2"
+    """kustomize (Go module tag of sigs.k8s.io/kustomize/kustomize/v5), newest served for Go 1.26."""
+    argocd: str = "v3.6.1"
+    """Argo CD's multi-call binary (Go module tag of github.com/argoproj/argo-cd/v3)."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""What the control plane is made of: components, their binaries and cache entries.
+"""What the lab's binaries are made of: components, their binaries and cache entries.
 
 A *component* is one pinned Go module that yields one or more binaries
 (Kubernetes -> kube-apiserver, kube-controller-manager, kube-scheduler; etcd;
-kwok -> kwok, kwokctl). Each component has one cache directory,
+kwok -> kwok, kwokctl; helm; kustomize; Argo CD's one multi-call ``argocd``).
+Components come in *groups*: ``control-plane`` and ``tools`` are built for
+every lab; ``argocd`` only on first use (``labkit up --with argocd``).
+Each component has one cache directory,
 ``<cache>/bin/<component>-<version>/``, that holds its binaries and, written
 last, a manifest ``labkit-toolchain.json`` with the sha256 of every file.
 An entry without a manifest, or whose files do not match it, is not complete.
@@ -46,6 +49,12 @@ class Component:
     """Go build tags (comma separated), as upstream builds them."""
     ldflags: tuple[str, ...] = ()
     """Extra -ldflags -X stamps (without the build date)."""
+    group: str = "control-plane"
+    """Which set it belongs to: "control-plane", "tools" or "argocd" (see GROUPS)."""
+    go_env: tuple[tuple[str, str], ...] = ()
+    """Extra environment for `go build` alone, e.g. GOTOOLCHAIN for a module that needs a newer Go."""
+    date_stamps: tuple[str, ...] = ()
+    """Go variables (pkg.var) that get the tag's commit time as the build date."""
 
     @property
     def key(self) -> str:
@@ -67,7 +76,75 @@ def _kube_stamps(version: str) -> tuple[str, ...]:
     return tuple(stamps)
 
 
-def components(versions: Versions) -> tuple[Component, ...]:
+GROUPS = ("control-plane", "tools", "argocd")
+"""Every group, in build order."""
+DEFAULT_GROUPS = ("control-plane", "tools")
+"""What `labkit toolchain ensure` and `labkit up` build; the others are built on first use."""
+
+ARGOCD_COMMON = "github.com/argoproj/argo-cd/v3/common"
+ARGOCD_TOOLCHAIN = "go1.27.3"
+"""Argo CD v3.6 declares `go 1.27.0`; the go command fetches this toolchain from the module proxy once."""
+
+
+def _argocd_stamps(version: str) -> tuple[str, ...]:
+    # Upstream's Makefile stamps these; without them `argocd version` says "+unknown".
+    return (
+        f"-X {ARGOCD_COMMON}.version={version.lstrip('v')}",
+        f"-X {ARGOCD_COMMON}.gitTag={version}",
+        f"-X {ARGOCD_COMMON}.gitTreeState=clean",
+        f"-X {ARGOCD_COMMON}.kubectlVersion=v0.37.0",
+    )
+
+
+def tool_components(versions: Versions) -> tuple[Component, ...]:
+    """helm and kustomize (used by labkit's agent and by Argo CD's repo-server) and Argo CD itself."""
+    return (
+        Component(
+            "helm",
+            versions.helm,
+            "helm.sh/helm/v4",
+            ("helm",),
+            ("helm.sh/helm/v4/cmd/helm",),
+            ldflags=(
+                f"-X helm.sh/helm/v4/internal/version.version={versions.helm}",
+                "-X helm.sh/helm/v4/internal/version.gitTreeState=clean",
+            ),
+            group="tools",
+        ),
+        Component(
+            "kustomize",
+            versions.kustomize,
+            "sigs.k8s.io/kustomize/kustomize/v5",
+            ("kustomize",),
+            ("sigs.k8s.io/kustomize/kustomize/v5",),
+            ldflags=(f"-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/{versions.kustomize}",),
+            group="tools",
+            date_stamps=("sigs.k8s.io/kustomize/api/provenance.buildDate",),
+        ),
+        Component(
+            "argocd",
+            versions.argocd,
+            "github.com/argoproj/argo-cd/v3",
+            ("argocd",),
+            ("github.com/argoproj/argo-cd/v3/cmd",),
+            ldflags=_argocd_stamps(versions.argocd),
+            group="argocd",
+            go_env=(("GOTOOLCHAIN", ARGOCD_TOOLCHAIN),),
+            date_stamps=(f"{ARGOCD_COMMON}.buildDate",),
+        ),
+    )
+
+
+def components(versions: Versions, groups: tuple[str, ...] = ("control-plane",)) -> tuple[Component, ...]:
+    """The components of the given ``groups`` at the pinned ``versions`` (default: the control plane)."""
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"unknown toolchain group(s) {sorted(unknown)}; known: {', '.join(GROUPS)}")
+    every = _control_plane(versions) + tool_components(versions)
+    return tuple(c for c in every if c.group in groups)
+
+
+def _control_plane(versions: Versions) -> tuple[Component, ...]:
     """The three components of a kwok lab at the pinned ``versions``."""
     kube = versions.kubernetes
     kwok_stamps = (
@@ -86,6 +163,10 @@ def components(versions: Versions) -> tuple[Component, ...]:
             ),
             tags="selinux,notest",
             ldflags=_kube_stamps(kube),
+            date_stamps=tuple(
+                f"{pkg}.buildDate"
+                for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+            ),
         ),
         Component(
             "etcd", versions.etcd, "go.etcd.io/etcd/server/v3", ("etcd",), ("go.etcd.io/etcd/server/v3",)

@@ -3,7 +3,9 @@
 Called by :func:`labkit.cluster.toolchain.ensure` when ``go`` is on PATH. The
 flags are the ones upstream uses (CGO_ENABLED=0, -trimpath, tags
 selinux,notest for Kubernetes) so a warm GOCACHE turns a rebuild into a link;
--ldflags stamps the versions so ``kube-apiserver --version`` tells the truth.
+-ldflags stamps the versions so ``kube-apiserver --version``, ``helm version``
+and ``argocd version`` tell the truth. A component that needs a newer Go
+(Argo CD v3.6: Go 1.27) sets GOTOOLCHAIN in its own build's environment only.
 Go's output goes to a log file; the caller sees one line per step and a
 heartbeat with the elapsed time and the number of packages compiled so far.
 """
@@ -102,10 +104,17 @@ def pinned_version(go_mod: Path, module: str) -> str | None:
     return match.group(1) if match else None
 
 
-def build_date(go: str, module_dir: Path, module: str, runner: Runner = run) -> str:
+def build_date(
+    go: str, module_dir: Path, module: str, runner: Runner = run, env: Mapping[str, str] | None = None
+) -> str:
     """The commit time of the pinned tag (from the module cache), used as the stamped buildDate."""
     try:
-        result = runner([go, "list", "-m", "-json", module], cwd=module_dir, timeout=120)
+        result = runner(
+            [go, "list", "-m", "-json", module],
+            cwd=module_dir,
+            timeout=600,
+            env=dict(env or {}),
+        )
         stamp = str(json.loads(result.stdout)["Time"])
     except (CommandError, ValueError, KeyError):
         return FALLBACK_BUILD_DATE
@@ -115,11 +124,7 @@ def build_date(go: str, module_dir: Path, module: str, runner: Runner = run) -> 
 def build_argv(go: str, component: Component, out_dir: Path, date: str) -> list[str]:
     """The `go build` command line for ``component``, writing into ``out_dir``."""
     ldflags = ["-s", "-w", *component.ldflags]
-    if component.name == "kubernetes":
-        ldflags += [
-            f"-X {pkg}.buildDate={date}"
-            for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
-        ]
+    ldflags += [f"-X {var}={date}" for var in component.date_stamps]
     argv = [go, "build", "-trimpath", "-buildvcs=false", "-v"]
     if component.tags:
         argv += ["-tags", component.tags]
@@ -154,10 +159,11 @@ def build_component(
             f"{go_mod} pins {component.module} {pinned}, but labkit's settings pin {component.version}",
             hint="make labkit/settings.py Versions and the toolchain go.mod agree",
         )
-    date = build_date(go, module_dir, component.module, runner) if component.name == "kubernetes" else ""
-    argv = build_argv(go, component, out_dir, date)
     # CGO off as upstream does: static binaries, and the same GOCACHE keys as `make binaries`.
-    env = {"CGO_ENABLED": "0"}
+    # go_env (GOTOOLCHAIN for Argo CD) applies to this module's build alone.
+    env = {"CGO_ENABLED": "0", **dict(component.go_env)}
+    date = build_date(go, module_dir, component.module, runner, env) if component.date_stamps else ""
+    argv = build_argv(go, component, out_dir, date)
     progress(f"  go build {component.name} {component.version} → {', '.join(component.binaries)}")
     step_runner(argv, cwd=module_dir, env=env, log=log, progress=progress, label=f"building {component.name}")
     for binary in component.binaries:

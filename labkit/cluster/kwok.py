@@ -132,7 +132,9 @@ class KwokBackend:
     def available(self) -> Check:
         what = "the control-plane binaries resolve (env, cache, Go build or download)"
         try:
-            rows = toolchain.status(self.settings, env=self.env, which=self._which, deep=False)
+            rows = toolchain.status(
+                self.settings, env=self.env, which=self._which, deep=False, groups=("control-plane",)
+            )
         except ToolchainError as e:  # e.g. LABKIT_ETCD_BINARY names a file that is not there
             return Check(self.name, False, what, e.message, e.hint)
         missing = [r for r in rows if r.source == "missing"]
@@ -187,7 +189,7 @@ class KwokBackend:
 
     def prepare(self, progress: Progress) -> toolchain.Toolchain:
         """Resolve binaries, pick ports and write the kwokctl config; nothing starts yet."""
-        tools = self._ensure(self.settings, progress=progress, env=self.env)
+        tools = self._ensure(self.settings, progress=progress, env=self.env, groups=("control-plane",))
         ports = pick_ports(self.settings.cluster.apiserver_port, self._free)
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "kwokctl.yaml").write_text(stages.render_config(self.settings.cluster, ports))

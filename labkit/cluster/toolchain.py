@@ -1,13 +1,16 @@
-"""Find, verify, build or fetch the pinned control-plane binaries.
+"""Find, verify, build or fetch the pinned binaries: control plane, tools, Argo CD.
 
 Called by the kwok backend before ``kwokctl create cluster``, by
-``labkit toolchain ensure|status`` (``make binaries``) and by the benchmarks.
+``labkit toolchain ensure|status`` (``make binaries``), by the Argo CD runtime
+(``labkit up --with argocd`` builds Argo CD on first use), by the agent's Helm
+rendering (:func:`tool_path`) and by the benchmarks.
 Resolution order for every binary:
 
 1. an explicit path in ``LABKIT_<NAME>_BINARY`` (e.g. ``LABKIT_KUBE_APISERVER_BINARY``);
 2. the cache entry ``<Settings.cache>/bin/<component>-<version>/``, if its manifest verifies;
 3. a build from the wrapper Go modules in ``toolchain/`` when ``go`` is on PATH;
-4. official release downloads, only when there is no Go and ``Settings.allow_download``.
+4. official release downloads, only when there is no Go and ``Settings.allow_download``
+   (control plane only: helm, kustomize and Argo CD are always built from Go modules).
 
 New entries are filled in a temporary directory, get their manifest last and
 are renamed into place, so an interrupted build never looks complete. One
@@ -26,6 +29,8 @@ from pathlib import Path
 
 from labkit.cluster import cache, download, gobuild
 from labkit.cluster.components import (
+    DEFAULT_GROUPS,
+    GROUPS,
     Component,
     cache_root,
     components,
@@ -83,11 +88,12 @@ def _explicit(component: Component, env: Mapping[str, str]) -> dict[str, Path]:
     return found
 
 
-def _fallback(settings: Settings, which: Which) -> str:
+def _fallback(settings: Settings, which: Which, component: Component) -> str:
     """What ensure would do for a component that is not cached: build, download or nothing."""
     if which("go"):
         return "build"
-    return "download" if settings.allow_download else "missing"
+    downloadable = component.group == "control-plane"
+    return "download" if settings.allow_download and downloadable else "missing"
 
 
 def status(
@@ -96,13 +102,14 @@ def status(
     env: Mapping[str, str] | None = None,
     which: Which | None = None,
     deep: bool = True,
+    groups: tuple[str, ...] = DEFAULT_GROUPS,
 ) -> list[BinaryStatus]:
     """Where every binary would come from; looks only, never builds or downloads."""
     settings = settings or Settings()
     env = os.environ if env is None else env
     which = which or shutil.which
     rows: list[BinaryStatus] = []
-    for component in components(settings.versions):
+    for component in components(settings.versions, groups):
         explicit = _explicit(component, env)
         directory = entry_dir(settings, component)
         problem = (
@@ -117,7 +124,7 @@ def status(
             elif problem is None:
                 row = ("cache", str(directory / binary), True, "manifest verified")
             else:
-                row = (_fallback(settings, which), None, False, problem)
+                row = (_fallback(settings, which, component), None, False, problem)
             rows.append(BinaryStatus(binary, component.name, component.version, *row))
     return rows
 
@@ -125,7 +132,7 @@ def status(
 def lookup(settings: Settings, binary: str, env: Mapping[str, str] | None = None) -> Path | None:
     """The path of ``binary`` from the env or a (shallowly verified) cache entry; never builds."""
     env = os.environ if env is None else env
-    for component in components(settings.versions):
+    for component in components(settings.versions, GROUPS):
         if binary in component.binaries:
             explicit = _explicit(component, env)
             if binary in explicit:
@@ -135,11 +142,25 @@ def lookup(settings: Settings, binary: str, env: Mapping[str, str] | None = None
     raise KeyError(binary)
 
 
+def tool_path(binary: str, settings: Settings | None = None) -> Path:
+    """The path of a built ``binary`` (helm, kustomize, argocd, …); ToolchainError says how to get it."""
+    settings = settings or Settings()
+    path = lookup(settings, binary)
+    if path is None:
+        group = next(c.group for c in components(settings.versions, GROUPS) if binary in c.binaries)
+        flag = "" if group in DEFAULT_GROUPS else f" --with {group}"
+        raise ToolchainError(
+            f"{binary} is not built yet (nothing verified in {cache_root(settings)})",
+            hint=f"run: labkit toolchain ensure{flag}",
+        )
+    return path
+
+
 def recorded_build_seconds(settings: Settings | None = None) -> dict[str, float | None]:
     """Seconds each cached component took to build, as its manifest recorded (None if unknown)."""
     settings = settings or Settings()
     result: dict[str, float | None] = {}
-    for component in components(settings.versions):
+    for component in components(settings.versions, GROUPS):
         manifest = read_manifest(entry_dir(settings, component)) or {}
         seconds = manifest.get("build_seconds")
         result[component.name] = float(seconds) if isinstance(seconds, int | float) else None
@@ -168,16 +189,18 @@ def ensure(
     fetcher: download.Fetcher = download.urllib_fetch,
     target: tuple[str, str] | None = None,
     runner: Runner = run,
+    groups: tuple[str, ...] = DEFAULT_GROUPS,
 ) -> Toolchain:
-    """Return every binary's path, building or fetching what the cache lacks."""
+    """Return every binary's path in ``groups``, building or fetching what the cache lacks."""
     settings = settings or Settings()
     env = os.environ if env is None else env
     sources = _Sources(which or shutil.which, step_runner, fetcher, target, runner)
     paths: dict[str, Path] = {}
     origin: dict[str, str] = {}
-    todo = [c for c in components(settings.versions) if len(_explicit(c, env)) < len(c.binaries)]
+    wanted = components(settings.versions, groups)
+    todo = [c for c in wanted if len(_explicit(c, env)) < len(c.binaries)]
     with cache.lock(settings, progress) if todo else contextlib.nullcontext():
-        for component in components(settings.versions):
+        for component in wanted:
             explicit = _explicit(component, env)
             source = (
                 _ensure_component(component, settings, rebuild, progress, sources)
@@ -235,7 +258,7 @@ def _provide(
             {"go": _go_version(go, sources.runner), "log": str(log)},
         )
         return "build"
-    if settings.allow_download:
+    if settings.allow_download and component.group == "control-plane":
         target = sources.target or download.os_arch()
 
         def fetch(out: Path) -> None:

@@ -24,7 +24,8 @@ from labkit.proc import Result
 from labkit.settings import Settings
 
 GO = "/fake/bin/go"
-ALL_BINARIES = {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kwok", "kwokctl"}
+CONTROL_PLANE = {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kwok", "kwokctl"}
+ALL_BINARIES = CONTROL_PLANE | {"helm", "kustomize"}
 
 
 def with_go(name: str) -> str | None:
@@ -97,12 +98,12 @@ def test_ensure_builds_every_binary_into_the_cache_with_a_manifest(settings: Set
     tools = ensure(settings, which=with_go, step_runner=build)
     assert set(tools.paths) == ALL_BINARIES
     assert set(tools.sources.values()) == {"build"}
-    for component in comp.components(settings.versions):
+    for component in comp.components(settings.versions, comp.DEFAULT_GROUPS):
         directory = comp.entry_dir(settings, component)
         assert comp.verify_entry(directory, component) is None
         manifest = comp.read_manifest(directory)
         assert manifest is not None and manifest["source"] == "build" and "build_seconds" in manifest
-    assert len(build.calls) == 3
+    assert len(build.calls) == 5
 
 
 def test_a_second_ensure_uses_the_cache_and_builds_nothing(settings: Settings) -> None:
@@ -222,7 +223,7 @@ def test_rebuild_replaces_a_valid_entry(settings: Settings) -> None:
     _cached(settings)
     build = FakeGoBuild()
     tools = ensure(settings, which=with_go, step_runner=build, rebuild=True)
-    assert len(build.calls) == 3
+    assert len(build.calls) == 5
     assert set(tools.sources.values()) == {"build"}
 
 
@@ -255,6 +256,36 @@ def test_status_says_what_ensure_would_do_without_doing_it(settings: Settings) -
     assert {r.source for r in rows} == {"missing"}
 
 
+def test_argocd_is_built_only_when_asked_for_with_go_1_27_and_a_true_version(settings: Settings) -> None:
+    build = FakeGoBuild()
+    tools = ensure(settings, which=with_go, step_runner=build)
+    assert "argocd" not in tools.paths
+    with pytest.raises(ToolchainError) as e:
+        toolchain.tool_path("argocd", settings)
+    assert e.value.hint == "run: labkit toolchain ensure --with argocd"
+    tools = ensure(settings, which=with_go, step_runner=build, groups=("argocd",))
+    argv, env = build.calls[-1]
+    assert env["GOTOOLCHAIN"] == "go1.27.3" and env["CGO_ENABLED"] == "0"
+    ldflags = argv[argv.index("-ldflags") + 1]
+    assert "-X github.com/argoproj/argo-cd/v3/common.version=3.6.1" in ldflags
+    assert "github.com/argoproj/argo-cd/v3/common.buildDate=" in ldflags
+    assert toolchain.tool_path("argocd", settings) == tools.path("argocd")
+    assert "GOTOOLCHAIN" not in build.calls[0][1], "only Argo CD's build gets the newer Go"
+
+
+def test_helm_and_kustomize_are_never_downloaded_only_built(settings: Settings) -> None:
+    allowed = Settings(home=settings.home, cache=settings.cache, allow_download=True)
+    rows = toolchain.status(allowed, env={}, which=without_go)
+    sources = {r.binary: r.source for r in rows}
+    assert sources["helm"] == sources["kustomize"] == "missing"
+    assert sources["kube-apiserver"] == "download"
+
+
+def test_an_unknown_toolchain_group_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="known: control-plane, tools, argocd"):
+        comp.components(Settings().versions, ("flux2",))
+
+
 def test_lookup_finds_a_cached_binary_and_never_builds(settings: Settings) -> None:
     assert toolchain.lookup(settings, "kwokctl", env={}) is None
     _cached(settings)
@@ -263,9 +294,11 @@ def test_lookup_finds_a_cached_binary_and_never_builds(settings: Settings) -> No
 
 
 def test_recorded_build_seconds_come_from_the_manifests(settings: Settings) -> None:
-    assert toolchain.recorded_build_seconds(settings) == {"kubernetes": None, "etcd": None, "kwok": None}
+    assert set(toolchain.recorded_build_seconds(settings).values()) == {None}
     _cached(settings)
-    assert all(isinstance(v, float) for v in toolchain.recorded_build_seconds(settings).values())
+    seconds = toolchain.recorded_build_seconds(settings)
+    assert all(isinstance(seconds[c], float) for c in ("kubernetes", "etcd", "kwok", "helm", "kustomize"))
+    assert seconds["argocd"] is None
 
 
 def test_go_mod_that_pins_another_version_is_refused(settings: Settings) -> None:
@@ -337,7 +370,10 @@ def _download_settings(settings: Settings) -> Settings:
 def test_without_go_official_releases_are_downloaded_and_checked(settings: Settings) -> None:
     settings = _download_settings(settings)
     releases = FakeReleases(settings)
-    tools = ensure(settings, which=without_go, fetcher=releases, target=("linux", "amd64"))
+    control_plane = ("control-plane",)
+    tools = ensure(
+        settings, which=without_go, fetcher=releases, target=("linux", "amd64"), groups=control_plane
+    )
     assert set(tools.sources.values()) == {"download"}
     assert all(u.startswith(("https://dl.k8s.io/release/", "https://github.com/")) for u in releases.urls)
     assert (tools.path("etcd")).read_text() == "#!/bin/sh\necho etcd\n"
