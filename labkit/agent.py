@@ -6,48 +6,34 @@ lab's kubeconfig. This module wires :class:`labkit.gitops.controller.Controller`
 to the lab's state directory (kubeconfig, webhook secret, timeline), writes
 ``controller.json`` once the webhook listens, and stops cleanly on SIGTERM.
 
-``start_detached`` / ``stop`` / ``read_info`` are what :class:`labkit.Lab`
-uses to supervise it.
+:func:`program` is how the lab's supervisor (:mod:`labkit.supervisor`) runs
+it; :func:`wait_until_listening` and :func:`read_info` are what
+:class:`labkit.Lab` uses to find it.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit import supervisor
 from labkit.errors import LabStateError
 from labkit.events import Timeline
 from labkit.gitops.application import crd_manifest
 from labkit.gitops.controller import Controller
 from labkit.kube import Kube
 from labkit.settings import ControllerSettings
+from labkit.supervisor import Program, pid_alive
 
 INFO = "controller.json"
 LOG = "controller.log"
-
-# Popen objects of controllers this process started. Keeping them referenced
-# lets the child outlive the Popen object without a ResourceWarning; the
-# child runs in its own session and is stopped by `stop()`, not by us exiting.
-_CHILDREN: list[subprocess.Popen[bytes]] = []
-
-
-@atexit.register
-def _leave_children_running() -> None:
-    # The controller is meant to outlive the process that started it (a
-    # notebook kernel, `labkit up`). Marking its Popen as finished tells
-    # Python not to warn that "subprocess N is still running" at exit.
-    for proc in _CHILDREN:
-        if proc.returncode is None:
-            proc.returncode = 0
 
 
 @dataclass(frozen=True)
@@ -60,21 +46,6 @@ class AgentInfo:
     @property
     def alive(self) -> bool:
         return pid_alive(self.pid)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped by its parent) is not alive for us.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def read_info(state_dir: Path) -> AgentInfo | None:
@@ -118,56 +89,29 @@ def run(state_dir: Path, settings: ControllerSettings | None = None) -> None:
     (state_dir / INFO).unlink(missing_ok=True)
 
 
-def start_detached(state_dir: Path, env: dict[str, str] | None = None, timeout_s: float = 20.0) -> AgentInfo:
-    """Start ``labkit controller run`` in its own session and wait until it listens."""
-    (state_dir / INFO).unlink(missing_ok=True)
-    _CHILDREN[:] = [p for p in _CHILDREN if p.poll() is None]  # forget (and reap) dead ones
-    log = open(state_dir / LOG, "ab")  # noqa: SIM115 (handed to the child)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "labkit", "controller", "run", "--state-dir", str(state_dir)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, **(env or {})},
+def program(state_dir: Path, env: dict[str, str] | None = None) -> Program:
+    """How the lab's supervisor runs the controller: ``labkit controller run`` for this lab."""
+    return Program(
+        "controller",
+        (sys.executable, "-m", "labkit", "controller", "run", "--state-dir", str(state_dir)),
+        str(state_dir / LOG),
+        env=env or {},
     )
-    log.close()
-    _CHILDREN.append(proc)
+
+
+def wait_until_listening(state_dir: Path, timeout_s: float = 20.0) -> AgentInfo:
+    """The running controller's info once its webhook listens (it writes ``controller.json`` then)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        pid = supervisor.read_status(state_dir).get("programs", {}).get("controller", {}).get("pid")
         info = read_info(state_dir)
-        if info is not None and info.pid == proc.pid:
+        if info is not None and info.pid == pid and info.alive:
             return info
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    tail = (state_dir / LOG).read_text(errors="replace").splitlines()[-10:]
+        time.sleep(0.05)
+    tail = (
+        (state_dir / LOG).read_text(errors="replace").splitlines()[-10:] if (state_dir / LOG).exists() else []
+    )
     raise LabStateError(
         "the controller did not start:\n" + "\n".join(tail),
         hint=f"read {state_dir / LOG}; then run `labkit up` again",
     )
-
-
-def stop(state_dir: Path, timeout_s: float = 10.0) -> bool:
-    """Stop a running controller (SIGTERM, then SIGKILL). True if one was running."""
-    info = read_info(state_dir)
-    if info is None or not info.alive:
-        (state_dir / INFO).unlink(missing_ok=True)
-        return False
-    os.kill(info.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and info.alive:
-        time.sleep(0.05)
-    if info.alive:
-        os.kill(info.pid, signal.SIGKILL)
-    _reap(info.pid)
-    (state_dir / INFO).unlink(missing_ok=True)
-    return True
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status of a controller this process started (no zombie, no warning)."""
-    for proc in [p for p in _CHILDREN if p.pid == pid]:
-        proc.wait(timeout=5)
-        _CHILDREN.remove(proc)

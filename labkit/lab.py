@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from labkit import agent
+from labkit import agent, supervisor
 from labkit.cluster import cleanup, detect_backend, kubectl, make_backend
 from labkit.cluster.base import Backend, venv_bin, write_private
 from labkit.cluster.detect import requested_backend
@@ -339,18 +339,18 @@ class Lab(LabTools):
         progress("installed the Application CRD (applications.labkit.dev)")
 
     def _start_controller(self, progress: Progress) -> None:
-        """Start the pull agent unless it runs already (every ``up`` calls this: a supervisor)."""
-        info = agent.read_info(self.state_dir)
-        if info is not None and info.alive:
-            return
-        if info is not None:
-            progress(f"the controller (pid {info.pid}) is gone; restarting it")
-        info = agent.start_detached(self.state_dir, env={"LABKIT_HOME": str(self.settings.home)})
+        """Start the lab's supervisor and register the pull agent with it (every ``up`` calls this)."""
+        supervisor.ensure_running(self.state_dir)
+        env = {"LABKIT_HOME": str(self.settings.home), "LABKIT_LAB": self.settings.lab}
+        if supervisor.register(self.state_dir, agent.program(self.state_dir, env)):
+            progress("registered the controller with the lab's supervisor")
+        info = agent.wait_until_listening(self.state_dir)
         progress(f"controller running (pid {info.pid}), webhook {info.webhook_url}")
 
     @classmethod
     def _stop_controller(cls, state_dir: Path) -> None:
-        agent.stop(state_dir)
+        """Stop the supervisor and with it every process the lab started."""
+        supervisor.stop(state_dir)
 
 
 def _ensure_repo(settings: Settings, progress: Progress) -> LabRepo:

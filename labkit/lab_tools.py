@@ -11,10 +11,11 @@ stays light.
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit import agent
+from labkit import agent, supervisor
 from labkit.apps import AppClient
 from labkit.drift import DriftInjector
 from labkit.events import Timeline
@@ -132,6 +133,10 @@ class LabTools:
 
     def controller_restart(self) -> int:
         """Stop the pull agent and start a new one (used by the fault experiments); the new pid."""
-        agent.stop(self.state_dir)
-        info = agent.start_detached(self.state_dir, env={"LABKIT_HOME": str(self.settings.home)})
-        return info.pid
+        env = {"LABKIT_HOME": str(self.settings.home), "LABKIT_LAB": self.settings.lab}
+        old = agent.read_info(self.state_dir)
+        supervisor.register(self.state_dir, agent.program(self.state_dir, env), restart=True)
+        deadline = time.monotonic() + 30
+        while old is not None and old.alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return agent.wait_until_listening(self.state_dir).pid
