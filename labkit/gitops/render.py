@@ -1,13 +1,17 @@
 """Render: turn an Application's directory in a Git checkout into the desired objects.
 
-``labkit.gitops.sync`` (and the controller's refresh) calls :func:`render` on
-a checked-out revision. A directory with a ``kustomization.yaml`` is built
-with ``kubectl kustomize`` through the injected runner; any other directory
-is read as plain manifests (``*.yaml``, ``*.yml``, ``*.json`` directly in it,
-sorted by file name, multi-document YAML, ``List`` kinds expanded). Every
-object comes back with its namespace settled and the tracking annotation set.
-Anything wrong raises :class:`RenderError` naming the file and document, so
-the Application can show it as a condition; nothing is half-rendered.
+``labkit.gitops.source`` (for the controller and ``labkit app diff``) and the
+push pipeline call :func:`render` on a checked-out revision. The directory's
+type is chosen as Argo CD chooses it (:func:`source_type`): a Helm chart is
+rendered with ``helm template`` (``labkit.gitops.helm``), a directory with a
+``kustomization.yaml`` is built with ``kubectl kustomize``, both through the
+injected runner; any other directory is read as plain manifests (``*.yaml``,
+``*.yml``, ``*.json`` directly in it, sorted by file name, multi-document
+YAML, ``List`` kinds expanded). Helm's hook annotations are written as Argo
+CD's (``labkit.gitops.helm_hooks``). Every object comes back with its
+namespace settled and the tracking annotation set. Anything wrong raises
+:class:`RenderError` naming the file and document (or quoting helm), so the
+Application can show it as a condition; nothing is half-rendered.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +29,12 @@ import yaml
 
 from labkit.errors import CommandError, LabkitError
 from labkit.gitops.application import TRACKING_ANNOTATION, Manifest, ResourceKey
+from labkit.gitops.helm import HelmError, HelmSource, template
+from labkit.gitops.helm_hooks import map_hooks
 from labkit.proc import Runner, run
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+CHART_FILE = "Chart.yaml"
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 IsNamespaced = Callable[[str, str], "bool | None"]
@@ -35,6 +43,29 @@ IsNamespaced = Callable[[str, str], "bool | None"]
 
 class RenderError(LabkitError):
     """The manifests at an Application's path cannot be turned into objects."""
+
+
+class SourceType(StrEnum):
+    """How a source directory becomes manifests (Argo CD's ``ApplicationSourceType``)."""
+
+    Helm = "Helm"
+    Kustomize = "Kustomize"
+    Directory = "Directory"
+
+
+def source_type(source_dir: Path, helm: bool = False) -> SourceType:
+    """Argo CD's choice: Helm when ``spec.source.helm`` is set; else by the files in the directory.
+
+    A kustomization file wins over a ``Chart.yaml`` beside it, as in Argo CD's
+    discovery; a directory with neither is plain manifests.
+    """
+    if helm:
+        return SourceType.Helm
+    if any((source_dir / name).is_file() for name in KUSTOMIZATION_FILES):
+        return SourceType.Kustomize
+    if (source_dir / CHART_FILE).is_file():
+        return SourceType.Helm
+    return SourceType.Directory
 
 
 _CLUSTER_SCOPED = {
@@ -116,26 +147,39 @@ def render(
     runner: Runner = run,
     display_path: str | None = None,
     revision: str | None = None,
+    helm: Mapping[str, Any] | None = None,
+    helm_binary: str | None = None,
+    repo_root: Path | None = None,
 ) -> list[Manifest]:
     """The desired objects at ``source_dir``, namespaced, annotated and checked.
 
     ``display_path`` is the path as the learner wrote it in the Application
     (``apps/guestbook``) and ``revision`` the commit it was read at; both only
-    shape error messages.
+    shape error messages. ``helm`` is the raw ``spec.source.helm`` (None when
+    the Application has none), ``helm_binary`` the helm to run (None: the
+    toolchain's) and ``repo_root`` the checkout's root, which a chart's value
+    files must stay inside (None: ``source_dir``).
     """
     shown = display_path if display_path is not None else str(source_dir)
     if not source_dir.is_dir():
         at = f" at revision {revision[:7]}" if revision else ""
         what = "is not a directory" if source_dir.exists() else "does not exist"
         raise RenderError(f"path {shown!r} {what}{at}", hint="fix spec.source.path or push the directory")
-    if any((source_dir / name).is_file() for name in KUSTOMIZATION_FILES):
+    kind = source_type(source_dir, helm is not None)
+    if kind is SourceType.Helm:
+        chart = _Chart(source_dir, shown, repo_root or source_dir, helm_binary, runner)
+        docs = list(_helm(chart, helm, app, dest_namespace))
+    elif kind is SourceType.Kustomize:
         docs = list(_kustomize(source_dir, shown, kubectl or default_kubectl(), runner))
     else:
         docs = list(_read_directory(source_dir, shown))
     objects: list[Manifest] = []
     seen: dict[ResourceKey, str] = {}
     for doc in _expand_lists(docs):
-        obj = _settle(_check_object(doc), doc.origin, app, dest_namespace, is_namespaced)
+        mapped = map_hooks(_check_object(doc))
+        if mapped is None:
+            continue  # a Helm hook no sync runs (a test, a delete hook)
+        obj = _settle(mapped, doc.origin, app, dest_namespace, is_namespaced)
         key = ResourceKey.from_manifest(obj)
         if key in seen:
             raise RenderError(f"duplicate object {key}: in {seen[key]} and in {doc.origin}")
@@ -190,6 +234,36 @@ def _kustomize(source_dir: Path, shown: str, kubectl: str, runner: Runner) -> It
             f"kustomize failed for {shown!r}: {detail}", hint=f"reproduce with: {' '.join(argv)}"
         )
     yield from _parse_yaml(result.stdout, f"kustomize output of {shown!r}")
+
+
+@dataclass(frozen=True)
+class _Chart:
+    """A chart to render and what rendering it needs."""
+
+    path: Path
+    shown: str
+    repo_root: Path
+    helm_binary: str | None
+    runner: Runner
+
+
+def _helm(chart: _Chart, raw: Mapping[str, Any] | None, app: str, dest_namespace: str) -> Iterator[_Doc]:
+    try:
+        source = HelmSource() if raw is None else HelmSource.from_manifest(raw)
+        rendered = template(
+            chart.path,
+            source,
+            app=app,
+            dest_namespace=dest_namespace,
+            repo_root=chart.repo_root,
+            shown=chart.shown,
+            helm=chart.helm_binary,
+            runner=chart.runner,
+        )
+    except HelmError as e:
+        raise RenderError(e.message, hint=e.hint) from e
+    for part in rendered:
+        yield from _parse_yaml(part.text, f"{chart.shown.rstrip('/')}: {part.source}")
 
 
 def _expand_lists(docs: list[_Doc]) -> Iterator[_Doc]:

@@ -12,6 +12,7 @@ lab's Git server is a bare repository on disk.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 from collections.abc import Callable
@@ -55,7 +56,7 @@ class SourceCache:
 
     def __init__(self, is_namespaced: Callable[[str, str], bool | None] | None = None) -> None:
         self.is_namespaced = is_namespaced
-        self._rendered: dict[tuple[str, str, str, str], tuple[Manifest, ...]] = {}
+        self._rendered: dict[tuple[str, str, str, str, str], tuple[Manifest, ...]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, repo_url: str, revision: str) -> str:
@@ -68,9 +69,17 @@ class SourceCache:
             )
         return git.LabRepo(bare, bare).resolve(revision)
 
-    def desired(self, app: str, repo_url: str, path: str, revision_sha: str, dest_namespace: str) -> Desired:
-        """Render ``path`` at ``revision_sha`` for ``app`` (cached per commit)."""
-        key = (app, revision_sha, path, dest_namespace)
+    def desired(
+        self,
+        app: str,
+        repo_url: str,
+        path: str,
+        revision_sha: str,
+        dest_namespace: str,
+        helm: Manifest | None = None,
+    ) -> Desired:
+        """Render ``path`` at ``revision_sha`` for ``app`` (cached per commit and ``spec.source.helm``)."""
+        key = (app, revision_sha, path, dest_namespace, json.dumps(helm, sort_keys=True))
         with self._lock:
             cached = self._rendered.get(key)
         if cached is not None:
@@ -97,6 +106,8 @@ class SourceCache:
                     dest_namespace=dest_namespace,
                     display_path=path,
                     revision=sha,
+                    helm=helm,
+                    repo_root=root,
                     **kwargs,
                 )
             )
