@@ -6,7 +6,10 @@ every push; the learner works in a clone of it. ``labkit.lab`` creates and
 resets both with :class:`LabRepo`; the CLI (``labkit repo ...``) and the
 widgets commit through it; the controller reads Git only through
 :func:`export_tree`, :meth:`LabRepo.resolve` and :func:`ls_remote`; the hook
-reads the pushed commit with :meth:`LabRepo.commit_info`. The in-place YAML
+reads the pushed commit with :meth:`LabRepo.commit_info` and the files each
+pushed commit changed with :func:`pushed_commits`; the Git HTTP server
+(:mod:`labkit.githttp`) runs git's own ``git http-backend`` for each request
+through :func:`http_backend`. The in-place YAML
 edits behind :meth:`LabRepo.set_replicas` and :meth:`LabRepo.set_image` are
 pure text functions in :mod:`labkit.yamledit`.
 
@@ -23,17 +26,18 @@ import io
 import os
 import shlex
 import shutil
+import subprocess
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import git as gitpython
 
-from labkit import yamledit
+from labkit import ports, yamledit
 from labkit.errors import GitError
 
 BRANCH = "main"
@@ -43,6 +47,8 @@ ZERO_SHA = "0" * 40
 _ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
 _TIMEOUT_S = 60.0
 _LOG_FORMAT = "%x1e%H%x1f%h%x1f%an%x1f%ae%x1f%aI%x1f%B%x1f"
+HTTP_PORT_NAME = "git-http"
+"""The name of the Git HTTP server's port in the lab's ``ports.json`` (see :mod:`labkit.ports`)."""
 
 
 class PathNotFound(GitError):
@@ -69,6 +75,16 @@ class CommitInfo:
 def repo_url(bare: Path) -> str:
     """The ``file://`` URL of a bare repository; the hook's webhook uses the same."""
     return Path(bare).resolve().as_uri()
+
+
+def http_url(bare: Path) -> str:
+    """The smart-HTTP URL :mod:`labkit.githttp` serves ``<state_dir>/repos/<bare>`` at, on 127.0.0.1.
+
+    The port is the lab's ``git-http`` port (allocated once, see :mod:`labkit.ports`),
+    so the URL stays the same across restarts of the server.
+    """
+    bare = Path(bare)
+    return f"http://127.0.0.1:{ports.port(bare.parent.parent, HTTP_PORT_NAME)}/{bare.name}"
 
 
 def _git(cwd: Path, *args: str, git_dir: Path | None = None, work_tree: bool = False, **opts: Any) -> Any:
@@ -190,6 +206,11 @@ class LabRepo:
     @property
     def url(self) -> str:
         return repo_url(self.bare)
+
+    @property
+    def http_url(self) -> str:
+        """The URL engines and learners clone over HTTP (see :func:`http_url`)."""
+        return http_url(self.bare)
 
     def install_hook(self, text: str) -> Path:
         """Install ``text`` as the bare repo's ``post-receive`` hook (mode 0755)."""
@@ -415,15 +436,77 @@ def ls_remote(bare: Path) -> dict[str, str]:
     return refs
 
 
+@dataclass(frozen=True)
+class PushedCommit:
+    """One commit of a push with the files it added, modified and removed (a GitHub push event's commit)."""
+
+    sha: str
+    message: str
+    added: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def pushed_commits(bare: Path, before: str, after: str, *, limit: int = 20) -> list[PushedCommit]:
+    """The commits a push brought (``before..after``, oldest first; a new ref: just ``after``).
+
+    Renames count as a removal plus an addition, as in GitHub's push events; a
+    deleted ref brought no commits.
+    """
+    if after == ZERO_SHA:
+        return []
+    span = [after, "-n1"] if before == ZERO_SHA else [f"{before}..{after}", f"-n{limit}"]
+    out = str(
+        _git(
+            bare,
+            "log",
+            *span,
+            "--no-renames",
+            "--name-status",
+            "--format=%x1e%H%x1f%B%x1f",
+            git_dir=Path(bare).resolve(),
+        )
+    )
+    return list(reversed([_parse_pushed(record) for record in out.split("\x1e") if record.strip()]))
+
+
+def _parse_pushed(record: str) -> PushedCommit:
+    sha, message, status = record.split("\x1f")
+    files: dict[str, list[str]] = {"A": [], "M": [], "D": []}
+    for line in status.splitlines():
+        code, _, path = line.partition("\t")
+        if path:
+            files["D" if code == "D" else "A" if code == "A" else "M"].append(path)
+    return PushedCommit(sha, message.strip(), tuple(files["A"]), tuple(files["M"]), tuple(files["D"]))
+
+
+def http_backend(project_root: Path, cgi_env: Mapping[str, str], stdin: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start git's smart-HTTP CGI program, ``git http-backend``, for one request; read its stdout.
+
+    It serves every repository under ``project_root`` (``GIT_HTTP_EXPORT_ALL``);
+    ``cgi_env`` holds the request (``REQUEST_METHOD``, ``PATH_INFO``, ``QUERY_STRING``,
+    ``CONTENT_TYPE``, ``REMOTE_USER`` ...). git allows a push only when
+    ``REMOTE_USER`` is set, and runs the repository's hooks as for any push.
+    """
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {**inherited, **_ENV, "GIT_PROJECT_ROOT": str(project_root), "GIT_HTTP_EXPORT_ALL": "1", **cgi_env}
+    return subprocess.Popen(["git", "http-backend"], env=env, stdin=stdin, stdout=subprocess.PIPE)
+
+
 __all__: Sequence[str] = [
     "BRANCH",
     "CommitInfo",
     "DEFAULT_AUTHOR",
+    "HTTP_PORT_NAME",
     "INITIAL_MESSAGE",
     "LabRepo",
     "PathNotFound",
+    "PushedCommit",
     "ZERO_SHA",
     "export_tree",
+    "http_backend",
+    "http_url",
     "ls_remote",
+    "pushed_commits",
     "repo_url",
 ]
