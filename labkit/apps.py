@@ -19,6 +19,7 @@ from typing import Any
 from labkit.errors import LabkitError
 from labkit.gitops import application as appdef
 from labkit.gitops.application import AppSpec, ResourceKey, auto_sync_enabled
+from labkit.gitops.helm import HelmSource
 from labkit.gitops.operations import FINALIZER
 from labkit.gitops.reconcile import Comparison, compare
 from labkit.gitops.source import SourceCache
@@ -69,10 +70,23 @@ class AppClient:
         self.kube = kube
         self.namespace = namespace
 
-    def create(self, name: str, repo_url: str, path: str, dest_namespace: str, **options: Any) -> Manifest:
-        """Create or update an Application (options: see ``application_manifest``)."""
+    def create(
+        self,
+        name: str,
+        repo_url: str,
+        path: str,
+        dest_namespace: str,
+        helm: HelmSource | None = None,
+        **options: Any,
+    ) -> Manifest:
+        """Create or update an Application (options: see ``application_manifest``).
+
+        ``helm`` becomes ``spec.source.helm`` (value files, parameters, release name).
+        """
         obj = appdef.application_manifest(name, repo_url, path, dest_namespace, **options)
         obj["metadata"]["namespace"] = self.namespace
+        if helm is not None:
+            obj["spec"]["source"]["helm"] = helm.to_manifest()
         result = self.kube.apply(obj, field_manager="labkit-cli")
         if not result.ok or result.obj is None:
             raise AppError(f"could not create Application {name!r}: {result.message}")

@@ -14,6 +14,7 @@ import click
 from labkit.apps import AppClient, AppSummary
 from labkit.cli.base import friendly_errors, main
 from labkit.errors import LabStateError
+from labkit.gitops.helm import source_from_flags
 from labkit.kube import Kube
 from labkit.settings import Settings
 
@@ -50,6 +51,17 @@ def app() -> None:
     "--create-namespace/--no-create-namespace", default=True, help="Sync option CreateNamespace=true."
 )
 @click.option("--repo", "repo", default=None, help="Repository URL (default: the lab's Git server).")
+@click.option(
+    "--helm-values",
+    multiple=True,
+    metavar="FILE",
+    help="Helm value file, relative to the chart (repeatable).",
+)
+@click.option("--helm-set", multiple=True, metavar="K=V", help="Helm parameter, like --set (repeatable).")
+@click.option(
+    "--helm-set-string", multiple=True, metavar="K=V", help="Helm parameter kept a string (repeatable)."
+)
+@click.option("--helm-release-name", default=None, help="Helm release name (default: NAME).")
 @friendly_errors
 def create(
     name: str,
@@ -61,6 +73,10 @@ def create(
     self_heal: bool,
     create_namespace: bool,
     repo: str | None,
+    helm_values: tuple[str, ...],
+    helm_set: tuple[str, ...],
+    helm_set_string: tuple[str, ...],
+    helm_release_name: str | None,
 ) -> None:
     options = ("CreateNamespace=true",) if create_namespace else ()
     _client().create(
@@ -68,6 +84,7 @@ def create(
         repo or _repo_url(),
         path,
         dest_namespace or name,
+        helm=source_from_flags(helm_values, helm_set, helm_set_string, helm_release_name),
         target_revision=revision,
         auto_sync=auto_sync,
         prune=prune,

@@ -42,7 +42,11 @@ def _spec_schema() -> Manifest:
     return _obj(
         ["source", "destination"],
         source=_obj(
-            ["repoURL", "path"], repoURL=_t("string"), path=_t("string"), targetRevision=_t("string")
+            ["repoURL", "path"],
+            repoURL=_t("string"),
+            path=_t("string"),
+            targetRevision=_t("string"),
+            helm=_helm_schema(),
         ),
         destination=_obj(server=_t("string"), namespace=_t("string")),
         syncPolicy=_obj(
@@ -53,6 +57,22 @@ def _spec_schema() -> Manifest:
         revisionHistoryLimit=_t("integer", minimum=0),
         refreshInterval=duration,
         diffMode=_t("string", enum=list(DIFF_MODES)),
+    )
+
+
+def _helm_schema() -> Manifest:
+    """``spec.source.helm``: the fields of Argo CD's ``ApplicationSourceHelm`` labkit's agent reads."""
+    parameter = _obj(["name"], name=_t("string"), value=_t("string"), forceString=_t("boolean"))
+    return _obj(
+        releaseName=_t("string"),
+        valueFiles=_t("array", items=_t("string")),
+        values=_t("string"),
+        valuesObject=_t("object", **{"x-kubernetes-preserve-unknown-fields": True}),
+        parameters=_t("array", items=parameter),
+        ignoreMissingValueFiles=_t("boolean"),
+        skipCrds=_t("boolean"),
+        skipTests=_t("boolean"),
+        namespace=_t("string"),
     )
 
 

@@ -154,6 +154,24 @@ class HelmSource:
         return self.values
 
 
+def source_from_flags(
+    value_files: Sequence[str] = (),
+    sets: Sequence[str] = (),
+    set_strings: Sequence[str] = (),
+    release_name: str | None = None,
+) -> HelmSource | None:
+    """What ``labkit app create --helm-values/--helm-set/--helm-set-string/--helm-release-name`` asks
+    for, like ``argocd app create --values/--helm-set/--helm-set-string/--release-name``; None if nothing."""
+    if not (value_files or sets or set_strings or release_name):
+        return None
+    parameters = [HelmParameter.parse(s) for s in sets] + [HelmParameter.parse(s, True) for s in set_strings]
+    return HelmSource(
+        release_name=release_name or "",
+        value_files=tuple(_value_file(name, "--helm-values") for name in value_files),
+        parameters=tuple(parameters),
+    )
+
+
 def _items(raw: Mapping[str, Any], key: str, where: str) -> list[tuple[int, Any]]:
     value = raw.get(key)
     if value is None:
