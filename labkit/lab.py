@@ -324,7 +324,12 @@ class Lab(LabTools):
             "cluster_name": self.record.cluster_name,
             "running": self.backend.running(),
             "nodes_ready": nodes,
-            "repo": {"bare": str(repo.bare), "work": str(repo.work), "url": repo.url},
+            "repo": {
+                "bare": str(repo.bare),
+                "work": str(repo.work),
+                "url": repo.url,
+                "http_url": repo.http_url,
+            },
             "state_dir": str(self.state_dir),
             "created_at": self.record.created_at,
             "controller": self._controller_status(),
