@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from labkit import agent, supervisor
+from labkit.argocd import ArgoCD
 from labkit.cluster import cleanup, detect_backend, kubectl, make_backend
 from labkit.cluster.base import Backend, venv_bin, write_private
 from labkit.cluster.detect import requested_backend
 from labkit.cluster.labstate import LabRecord, lab_lock, read_record, write_record
+from labkit.cluster.toolchain import tool_dirs, tool_versions
 from labkit.errors import ClusterError, CommandError, KubeError, LabStateError
 from labkit.events import Timeline
 from labkit.git import LabRepo
@@ -39,6 +41,8 @@ from labkit.proc import Runner, run
 from labkit.settings import Settings
 
 Progress = Callable[[str], None]
+ENGINE_NAMESPACES = ("argocd", "flux-system")
+"""The real engines' own namespaces: part of the lab's baseline, never deleted by a reset."""
 LAB_NAMESPACE = "labkit"
 MANAGED_BY = cleanup.MANAGED_BY
 _APP_API = f"{GROUP}/{VERSION}"
@@ -82,14 +86,20 @@ class Lab(LabTools):
     def env(self) -> dict[str, str]:
         """Environment that points kubectl, git and labkit at this lab (used by `labkit env`/`jupyter`)."""
         path = os.environ.get("PATH", os.defpath).split(os.pathsep)
-        bin_dir = str(venv_bin())
+        first = [str(venv_bin()), *(str(p) for p in tool_dirs(self.settings))]
         return {
             "KUBECONFIG": str(self.kubeconfig),
-            "PATH": os.pathsep.join([bin_dir, *(p for p in path if p != bin_dir)]),
+            "PATH": os.pathsep.join([*first, *(p for p in path if p not in first)]),
             "LABKIT_HOME": str(self.settings.home),
             "LABKIT_LAB": self.settings.lab,
             "LABKIT_REPO": str(self.repo.work),
+            **self.argocd.env(),
         }
+
+    @property
+    def argocd(self) -> ArgoCD:
+        """The real Argo CD on this lab (``lab.argocd.up()``, ``.status()``, ``.run("app", "list")``)."""
+        return ArgoCD(self.settings, self.kubeconfig, self.context)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -102,8 +112,15 @@ class Lab(LabTools):
         context: str | None = None,
         progress: Progress = print,
         runner: Runner = run,
+        with_: tuple[str, ...] = (),
     ) -> Lab:
-        """Reuse the running lab, or recreate a stale one, or create a new one; return it."""
+        """Reuse the running lab, or recreate a stale one, or create a new one; return it.
+
+        ``with_=("argocd",)`` also brings the real Argo CD up (built on first use).
+        """
+        unknown = set(with_) - {"argocd"}
+        if unknown:
+            raise LabStateError(f"unknown engine(s) {sorted(unknown)}", hint="labkit up --with argocd")
         settings = settings or Settings()
         start = time.monotonic()
         try:
@@ -115,6 +132,8 @@ class Lab(LabTools):
                 shutil.rmtree(settings.state_dir, ignore_errors=True)
             raise
         progress(f"lab {settings.lab!r} ready ({lab.backend.name}) in {time.monotonic() - start:.1f} s")
+        if "argocd" in with_:
+            lab.argocd.up(progress)
         return lab
 
     @classmethod
@@ -264,6 +283,8 @@ class Lab(LabTools):
         start = time.monotonic()
         with _locked(self.settings, progress, "labkit reset"):
             self._delete_applications(progress)
+            if self.argocd.enabled:
+                self.argocd.delete_applications(progress)
             self._delete_lab_namespaces(progress, everything=False)
             sha = self.repo.reset_to_starter(self.settings.starter_repo)
             progress(f"repository reset to the starter content ({sha[:12]})")
@@ -294,7 +315,8 @@ class Lab(LabTools):
 
     def _delete_lab_namespaces(self, progress: Progress, *, everything: bool) -> None:
         """Delete namespaces the lab made (plus ``labkit`` itself when ``everything``) and wait."""
-        keep = set(self.record.baseline_namespaces) | (set() if everything else {LAB_NAMESPACE})
+        engines = set() if everything else {LAB_NAMESPACE, *ENGINE_NAMESPACES}
+        keep = set(self.record.baseline_namespaces) | engines
         args = (self.runner, self.kubeconfig, self.context)
         try:
             doomed = cleanup.lab_namespaces(*args, keep=keep, owned_cluster=self.backend.owns_cluster)
@@ -333,6 +355,9 @@ class Lab(LabTools):
             "state_dir": str(self.state_dir),
             "created_at": self.record.created_at,
             "controller": self._controller_status(),
+            "processes": supervisor.read_status(self.state_dir).get("programs", {}),
+            "argocd": self.argocd.status(),
+            "tools": tool_versions(self.settings),
             "timeline": str(self.state_dir / "timeline.jsonl"),
         }
 

@@ -53,13 +53,20 @@ def _progress(title: str) -> Iterator[Callable[[str], None]]:
     "--backend", type=click.Choice(BACKENDS), default=None, help="Skip detection (also LABKIT_BACKEND)."
 )
 @click.option("--context", default=None, help="Kubeconfig context to use (implies --backend kubeconfig).")
+@click.option(
+    "--with",
+    "engines",
+    multiple=True,
+    type=click.Choice(["argocd"]),
+    help="Also run a real engine beside labkit's agent (built on first use): argocd.",
+)
 @friendly_errors
-def up_cmd(backend: str | None, context: str | None) -> None:
+def up_cmd(backend: str | None, context: str | None, engines: tuple[str, ...]) -> None:
     """Start the lab (or reuse the running one): cluster, Git server, controller."""
     from labkit.lab import Lab
 
     with _progress("starting the lab…") as report:
-        lab = Lab.up(Settings(), backend=backend, context=context, progress=report)
+        lab = Lab.up(Settings(), backend=backend, context=context, progress=report, with_=engines)
     click.echo(closing_hint(lab.kubeconfig, lab.repo.work))
 
 

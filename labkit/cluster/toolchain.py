@@ -167,6 +167,22 @@ def recorded_build_seconds(settings: Settings | None = None) -> dict[str, float 
     return result
 
 
+def tool_dirs(settings: Settings) -> list[Path]:
+    """Cache directories of the built tools (helm, kustomize, argocd) for a learner's PATH."""
+    found = (
+        lookup(settings, c.binaries[0], env={}) for c in components(settings.versions, ("tools", "argocd"))
+    )
+    return [path.parent for path in found if path is not None]
+
+
+def tool_versions(settings: Settings) -> dict[str, str | None]:
+    """The pinned version of each tool when it is built, else None (``labkit status --json``'s ``tools``)."""
+    return {
+        c.name: c.version if lookup(settings, c.binaries[0], env={}) else None
+        for c in components(settings.versions, ("tools", "argocd"))
+    }
+
+
 @dataclass(frozen=True)
 class _Sources:
     """The injectable ways of getting binaries (real ones by default; fakes in unit tests)."""
