@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from labkit import agent, supervisor
+from labkit import agent, githttp, ports, supervisor
 from labkit.argocd import ArgoCD
 from labkit.cluster import cleanup, detect_backend, kubectl, make_backend
 from labkit.cluster.base import Backend, venv_bin, write_private
@@ -369,12 +369,20 @@ class Lab(LabTools):
         progress("installed the Application CRD (applications.labkit.dev)")
 
     def _start_controller(self, progress: Progress) -> None:
-        """Start the lab's supervisor and register the pull agent with it (every ``up`` calls this)."""
+        """Start the lab's supervisor; register the pull agent and the Git HTTP server (every ``up``)."""
         supervisor.ensure_running(self.state_dir)
         env = {"LABKIT_HOME": str(self.settings.home), "LABKIT_LAB": self.settings.lab}
-        if supervisor.register(self.state_dir, agent.program(self.state_dir, env)):
-            progress("registered the controller with the lab's supervisor")
+        git_http = supervisor.Program(
+            "git-http",
+            tuple(githttp.argv(self.state_dir, ports.port(self.state_dir, "git-http"))),
+            str(self.state_dir / "git-http.log"),
+            env=env,
+        )
+        for program in (agent.program(self.state_dir, env), git_http):
+            if supervisor.register(self.state_dir, program):
+                progress(f"registered {program.name} with the lab's supervisor")
         info = agent.wait_until_listening(self.state_dir)
+        supervisor.wait_for_pid(self.state_dir, "git-http")
         progress(f"controller running (pid {info.pid}), webhook {info.webhook_url}")
 
     @classmethod
