@@ -57,11 +57,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # Build (or verify) the binaries before any test starts, outside every per-test timeout:
         # a cold build takes minutes; a warm cache, about a second.
         from labkit.cluster import toolchain
+        from labkit.cluster.components import DEFAULT_GROUPS
 
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         say: Callable[[str], None] = reporter.write_line if reporter else print
+        engines = tuple(e for e in ("argocd", "flux") if any(i.get_closest_marker(e) for i in cluster_items))
         try:
-            toolchain.ensure(Settings(), progress=lambda m: say(f"labkit: {m}"))
+            toolchain.ensure(
+                Settings(), progress=lambda m: say(f"labkit: {m}"), groups=DEFAULT_GROUPS + engines
+            )
         except LabkitError as e:
             # Not a skip: every cluster test fails with this message; unit tests still run.
             config.stash[_TOOLCHAIN_ERROR] = e
