@@ -8,7 +8,12 @@ updated ref, :func:`main`
 1. appends a ``pushed`` event (actor ``git``) to ``DIR/timeline.jsonl``;
 2. if a controller listens (``DIR/controller.json``), POSTs the signed webhook
    of the contract in ``docs/internals.md`` to it, on 127.0.0.1 only;
-3. if the push pipeline is enabled (``DIR/pipeline/enabled``) and ``main``
+3. tells the real engines that run on the lab, as a forge would
+   (:mod:`labkit.forge`): a signed GitHub ``push`` event to Argo CD
+   (``DIR/argocd.json``), a reconcile request to Flux's GitRepositories of
+   the lab's HTTP URL (``DIR/flux.json``); each is a ``webhook_sent`` or
+   ``reconcile_requested`` event on the timeline;
+4. if the push pipeline is enabled (``DIR/pipeline/enabled``) and ``main``
    moved, starts ``python -m labkit.push run`` detached, logging to
    ``DIR/pipeline/logs/<sha>.log``.
 
@@ -213,8 +218,39 @@ def launch_detached(argv: Sequence[str], log: Path) -> int:
     return int(done.stdout.strip())
 
 
+def notify_engines(state_dir: Path, bare: Path, update: RefUpdate) -> list[str]:
+    """Tell Argo CD and Flux, when they run on the lab, about the push; return lines for the pusher."""
+    # Imported here: a lab without the real engines needs neither git nor kubectl for this.
+    from labkit import forge
+    from labkit.git import http_url, pushed_commits
+
+    url = http_url(state_dir / "repos" / bare.name)
+    notices = []
+    if forge.argocd_webhook_url(state_dir) is not None:
+        commits = pushed_commits(bare, update.before, update.after)
+        event = forge.github_push_event(update.ref, update.before, update.after, commits, url)
+        notices.append(forge.notify_argocd(state_dir, event))
+    notices.append(forge.notify_flux(state_dir, url))
+    timeline = Timeline(state_dir / "timeline.jsonl")
+    lines = []
+    for notice in (n for n in notices if n is not None):
+        kind = "webhook_sent" if notice.engine == "argocd" else "reconcile_requested"
+        timeline.append(
+            "git",
+            kind,
+            revision=update.after,
+            engine=notice.engine,
+            ref=update.ref,
+            sent=notice.sent,
+            status=notice.status,
+            message=notice.message,
+        )
+        lines.append(notice.message if notice.sent else f"warning: {notice.message}")
+    return lines
+
+
 def handle(update: RefUpdate, state_dir: Path, bare: Path, ts_ns: int, python: str) -> list[str]:
-    """Do the three jobs for one ref update; return the lines to show the pusher."""
+    """Do the four jobs for one ref update; return the lines to show the pusher."""
     from labkit.git import repo_url
 
     lines = []
@@ -222,6 +258,10 @@ def handle(update: RefUpdate, state_dir: Path, bare: Path, ts_ns: int, python: s
     delivery = deliver_webhook(state_dir, update, repo_url(bare))
     if delivery.delivered or (state_dir / "controller.json").exists():
         lines.append(delivery.message if delivery.delivered else f"warning: {delivery.message}")
+    try:
+        lines.extend(notify_engines(state_dir, bare, update))
+    except Exception as e:  # an engine's trouble must not keep the pipeline from running
+        lines.append(f"warning: could not notify Argo CD or Flux: {e}")
     if (state_dir / "pipeline" / "enabled").exists() and update.ref == MAIN_REF and not update.deleted:
         log = state_dir / "pipeline" / "logs" / f"{update.after}.log"
         pid = launch_detached(pipeline_argv(python, state_dir, update.after), log)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -10,15 +12,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from labkit import forge
+from labkit.cluster.labstate import LabRecord
+from labkit.errors import CommandError
 from labkit.events import Timeline
-from labkit.git import LabRepo
+from labkit.forge import github_push_event, github_signature
+from labkit.git import LabRepo, PushedCommit, pushed_commits
 from labkit.hook import (
     SIGNATURE_HEADER,
     RefUpdate,
@@ -31,6 +38,7 @@ from labkit.hook import (
     sign,
     verify,
 )
+from labkit.proc import Result
 from labkit.settings import PROJECT_ROOT
 
 STARTER = PROJECT_ROOT / "repos" / "starter"
@@ -311,3 +319,229 @@ def test_launch_detached_returns_before_the_job_ends_and_the_job_logs(tmp_path: 
 def test_pipeline_argv_runs_labkit_push_for_one_revision(tmp_path: Path) -> None:
     argv = pipeline_argv("/py", tmp_path, "abc")
     assert argv == ["/py", "-m", "labkit.push", "run", "--state-dir", str(tmp_path), "--revision", "abc"]
+
+
+# -- the real engines: a GitHub push event to Argo CD, a reconcile request to Flux ---------------
+
+ARGOCD_SECRET = b"argo-shared-secret"
+
+
+@pytest.fixture
+def argocd_server(state_dir: Path) -> Iterator[Received]:
+    """An /api/webhook that checks a push the way Argo CD's GitHub parser (go-playground/webhooks) does."""
+    received = Received(ARGOCD_SECRET)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.requests.append((self.path, dict(self.headers), body))
+            mac = hmac.new(received.secret, body, hashlib.sha256).hexdigest()
+            signature = (self.headers.get("X-Hub-Signature-256") or "").removeprefix("sha256=")
+            ok = self.headers.get("X-GitHub-Event") == "push" and hmac.compare_digest(signature, mac)
+            self.send_response(200 if ok else 400)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    (state_dir / forge.ARGOCD_INFO).write_text(
+        json.dumps({"server": f"127.0.0.1:{server.server_address[1]}"})
+    )
+    (state_dir / forge.ARGOCD_SECRET).write_bytes(ARGOCD_SECRET + b"\n")
+    try:
+        yield received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_the_github_push_event_names_the_labs_http_url_the_way_github_does() -> None:
+    commits = [PushedCommit("b" * 40, "Scale web", modified=("apps/demo/deployment.yaml",))]
+    event = github_push_event(
+        "refs/heads/main", "a" * 40, "b" * 40, commits, "http://127.0.0.1:4242/gitops.git"
+    )
+    assert event["repository"] == {
+        "name": "gitops",
+        "full_name": "labkit/gitops",
+        "html_url": "http://127.0.0.1:4242/gitops",
+        "clone_url": "http://127.0.0.1:4242/gitops.git",
+        "default_branch": "main",
+    }
+    assert (event["ref"], event["before"], event["after"]) == ("refs/heads/main", "a" * 40, "b" * 40)
+    assert event["commits"] == [
+        {
+            "id": "b" * 40,
+            "message": "Scale web",
+            "added": [],
+            "modified": ["apps/demo/deployment.yaml"],
+            "removed": [],
+        }
+    ]
+    assert event["head_commit"] == event["commits"][0]
+    assert (event["created"], event["deleted"]) == (False, False)
+
+
+def test_a_new_or_deleted_branch_is_flagged_in_the_push_event() -> None:
+    created = github_push_event("refs/heads/x", ZERO, "b" * 40, [], "http://127.0.0.1:1/gitops.git")
+    deleted = github_push_event("refs/heads/x", "b" * 40, ZERO, [], "http://127.0.0.1:1/gitops.git")
+    assert (created["created"], created["deleted"], created["head_commit"]) == (True, False, None)
+    assert (deleted["created"], deleted["deleted"]) == (False, True)
+
+
+def test_the_github_signature_is_hmac_sha256_of_the_raw_body() -> None:
+    body = b'{"ref": "refs/heads/main"}'
+    expected = hmac.new(ARGOCD_SECRET, body, hashlib.sha256).hexdigest()
+    assert github_signature(ARGOCD_SECRET, body) == f"sha256={expected}"
+
+
+def test_pushed_commits_list_added_modified_and_removed_files_oldest_first(lab: LabRepo) -> None:
+    before = lab.head()
+    first = lab.commit_and_push("Add a note", {"NOTE.md": "hi\n"})
+    second = lab.commit_and_push("Edit and remove", {"NOTE.md": "hello\n", "README.md": None})
+    commits = pushed_commits(lab.bare, before, second)
+    assert [(c.sha, c.message) for c in commits] == [(first, "Add a note"), (second, "Edit and remove")]
+    assert (commits[0].added, commits[0].modified, commits[0].removed) == (("NOTE.md",), (), ())
+    assert (commits[1].added, commits[1].modified, commits[1].removed) == ((), ("NOTE.md",), ("README.md",))
+
+
+def test_pushed_commits_of_a_new_branch_is_its_head_and_of_a_deleted_one_nothing(lab: LabRepo) -> None:
+    head = lab.head()
+    assert [c.sha for c in pushed_commits(lab.bare, ZERO, head)] == [head]
+    assert pushed_commits(lab.bare, head, ZERO) == []
+
+
+def test_a_push_sends_argocd_a_signed_github_push_event_and_records_it(
+    lab: LabRepo, state_dir: Path, argocd_server: Received
+) -> None:
+    before = lab.head()
+    sha = lab.set_replicas("apps/demo", "web", 5)
+    [(path, headers, body)] = argocd_server.requests
+    assert path == "/api/webhook"
+    assert {k.lower(): v for k, v in headers.items()}["x-github-event"] == "push"  # names are case-blind
+    event = json.loads(body)
+    assert (event["before"], event["after"]) == (before, sha)
+    assert event["repository"]["clone_url"] == LabRepo(lab.bare, lab.work).http_url
+    assert event["commits"][0]["modified"] == ["apps/demo/deployment.yaml"]
+    [sent] = Timeline(state_dir / "timeline.jsonl").read(kind="webhook_sent")
+    assert (sent.actor, sent.revision, sent.data["engine"], sent.data["sent"], sent.data["status"]) == (
+        "git",
+        sha,
+        "argocd",
+        True,
+        200,
+    )
+
+
+def test_argocd_refusing_the_event_is_one_warning_and_the_push_stands(
+    lab: LabRepo, state_dir: Path, argocd_server: Received
+) -> None:
+    (state_dir / forge.ARGOCD_SECRET).write_text("not the shared secret\n")
+    lab.write("NOTE.md", "hi\n")
+    subprocess.run(["git", "-C", str(lab.work), "add", "NOTE.md"], check=True)
+    subprocess.run(["git", "-C", str(lab.work), "commit", "-qm", "Add a note"], check=True)
+    push = subprocess.run(["git", "-C", str(lab.work), "push"], capture_output=True, text=True, timeout=30)
+    assert push.returncode == 0
+    assert "labkit: warning: Argo CD at" in push.stderr and "HTTP 400" in push.stderr
+    [sent] = Timeline(state_dir / "timeline.jsonl").read(kind="webhook_sent")
+    assert (sent.data["sent"], sent.data["status"]) == (False, 400)
+
+
+def test_without_argocd_json_argocd_is_skipped_silently(state_dir: Path) -> None:
+    assert forge.argocd_webhook_url(state_dir) is None
+    assert forge.notify_argocd(state_dir, {"ref": "refs/heads/main"}) is None
+
+
+def test_argocd_without_the_shared_secret_is_not_sent_anything(state_dir: Path) -> None:
+    (state_dir / forge.ARGOCD_INFO).write_text(json.dumps({"server": f"127.0.0.1:{closed_port()}"}))
+    notice = forge.notify_argocd(state_dir, {"ref": "refs/heads/main"})
+    assert notice is not None and not notice.sent and "argocd-webhook.secret" in notice.message
+
+
+def test_argocd_down_is_reported_within_the_time_bound(state_dir: Path) -> None:
+    (state_dir / forge.ARGOCD_INFO).write_text(json.dumps({"server": f"127.0.0.1:{closed_port()}"}))
+    (state_dir / forge.ARGOCD_SECRET).write_bytes(ARGOCD_SECRET)
+    started = time.monotonic()
+    notice = forge.notify_argocd(state_dir, {"ref": "refs/heads/main"})
+    assert time.monotonic() - started < 2.5
+    assert notice is not None and not notice.sent and "unreachable" in notice.message
+
+
+def test_the_push_event_goes_only_to_127_0_0_1(state_dir: Path) -> None:
+    (state_dir / forge.ARGOCD_INFO).write_text(json.dumps({"server": "example.com:443"}))
+    (state_dir / forge.ARGOCD_SECRET).write_bytes(ARGOCD_SECRET)
+    notice = forge.notify_argocd(state_dir, {"ref": "refs/heads/main"})
+    assert notice is not None and not notice.sent and "only 127.0.0.1" in notice.message
+
+
+def _gitrepository(namespace: str, name: str, url: str) -> dict[str, object]:
+    return {"metadata": {"namespace": namespace, "name": name}, "spec": {"url": url}}
+
+
+def test_flux_targets_are_the_gitrepositories_of_the_labs_url_with_or_without_dot_git() -> None:
+    listed = {
+        "items": [
+            _gitrepository("flux-system", "lab", "http://127.0.0.1:4242/gitops.git"),
+            _gitrepository("team", "lab-short", "http://127.0.0.1:4242/gitops"),
+            _gitrepository("flux-system", "other", "https://github.com/example/other.git"),
+        ]
+    }
+    assert forge.flux_targets(listed, "http://127.0.0.1:4242/gitops.git") == [
+        ("flux-system", "lab"),
+        ("team", "lab-short"),
+    ]
+
+
+def test_without_flux_json_flux_is_skipped_silently(state_dir: Path) -> None:
+    def runner(argv: Sequence[str], **kw: object) -> Result:
+        raise AssertionError(f"nothing should run: {argv}")
+
+    assert forge.notify_flux(state_dir, "http://127.0.0.1:4242/gitops.git", runner=runner) is None
+
+
+def test_flux_is_asked_to_reconcile_with_the_requested_at_annotation(state_dir: Path) -> None:
+    (state_dir / forge.FLUX_INFO).write_text("{}")
+    (state_dir / "lab.json").write_text(
+        LabRecord("kwok", str(state_dir / "kubeconfig"), "kwok-lab", "lab", "now").to_json()
+    )
+    listed = {"items": [_gitrepository("flux-system", "lab", "http://127.0.0.1:4242/gitops.git")]}
+    calls: list[list[str]] = []
+
+    def runner(argv: Sequence[str], **kw: object) -> Result:
+        calls.append(list(argv))
+        return Result(tuple(argv), 0, json.dumps(listed) if "get" in argv else "annotated", "")
+
+    when = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
+    notice = forge.notify_flux(state_dir, "http://127.0.0.1:4242/gitops.git", runner=runner, now=lambda: when)
+    assert notice is not None and notice.sent and "flux-system/lab" in notice.message
+    get, annotate = calls
+    assert get[1:5] == ["--kubeconfig", str(state_dir / "kubeconfig"), "--context", "kwok-lab"]
+    assert "gitrepositories.source.toolkit.fluxcd.io" in get and "-A" in get
+    assert annotate[5:] == [
+        "annotate",
+        "--overwrite",
+        "-n",
+        "flux-system",
+        "gitrepositories.source.toolkit.fluxcd.io",
+        "lab",
+        "reconcile.fluxcd.io/requestedAt=2026-01-02T03:04:05.600000Z",
+        annotate[-1],
+    ]
+    assert annotate[-1].startswith("--request-timeout=")
+
+
+def test_a_failing_kubectl_becomes_a_flux_warning_not_an_exception(state_dir: Path) -> None:
+    (state_dir / forge.FLUX_INFO).write_text("{}")
+    (state_dir / "lab.json").write_text(
+        LabRecord("kwok", str(state_dir / "kubeconfig"), "kwok-lab", "lab", "now").to_json()
+    )
+
+    def runner(argv: Sequence[str], **kw: object) -> Result:
+        raise CommandError(argv, 1, "the server doesn't have a resource type gitrepositories")
+
+    notice = forge.notify_flux(state_dir, "http://127.0.0.1:4242/gitops.git", runner=runner)
+    assert notice is not None and not notice.sent and "could not ask Flux" in notice.message
