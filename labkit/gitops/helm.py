@@ -336,7 +336,8 @@ def template(
         except CommandError as e:
             raise HelmError(f"helm could not run for {shown!r}: {e.message}", hint=e.hint) from e
     if not result.ok:
-        detail = " ".join((result.stderr or result.stdout).split())
+        lines = [line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+        detail = "; ".join([line for line in lines if line.startswith("Error")] or lines)
         raise HelmError(
             f"helm template failed for {shown!r}: {detail}",
             hint=f"reproduce in your clone: {_learner_command(shown, source, value_files)}",

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from labkit.errors import CommandError
+from labkit.errors import CommandError, ToolchainError
 from labkit.gitops.application import TRACKING_ANNOTATION, Manifest
-from labkit.gitops.render import RenderError, default_is_namespaced, default_kubectl, render
+from labkit.gitops.render import (
+    RenderError,
+    SourceType,
+    default_is_namespaced,
+    default_kubectl,
+    render,
+    source_type,
+)
 from labkit.proc import Result
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "render"
+CHARTS = Path(__file__).parent.parent / "fixtures" / "helm"
+STARTER_CHART = Path(__file__).parent.parent.parent / "repos" / "starter" / "apps" / "demo-helm"
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -245,3 +256,153 @@ def test_built_in_scopes_are_known_by_group_and_kind(
 
 def test_default_kubectl_is_the_one_beside_this_python() -> None:
     assert Path(default_kubectl()).parent == Path(sys.executable).parent
+
+
+# -- Helm charts ------------------------------------------------------------------------------------
+
+
+def test_the_source_type_is_chosen_as_argo_cd_chooses_it(tmp_path: Path) -> None:
+    assert source_type(FIXTURES / "plain") is SourceType.Directory
+    assert source_type(FIXTURES / "kustomize") is SourceType.Kustomize
+    assert source_type(CHARTS / "web") is SourceType.Helm
+    assert source_type(FIXTURES / "plain", helm=True) is SourceType.Helm, "spec.source.helm is explicit"
+    both = write(tmp_path, {"Chart.yaml": "name: x\n", "kustomization.yaml": "resources: []\n"})
+    assert source_type(both) is SourceType.Kustomize, "a kustomization wins, as in Argo CD's discovery"
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    """The real helm from labkit's toolchain (``labkit toolchain ensure`` builds it)."""
+    from labkit.cluster.toolchain import tool_path
+
+    try:
+        return str(tool_path("helm"))
+    except ToolchainError as e:
+        pytest.skip(f"{e.message}; {e.hint}")
+
+
+def render_chart(chart: Path, binary: str, app: str = "shop", **kw: Any) -> dict[str, Manifest]:
+    """``chart`` rendered for app ``app`` into namespace ``app`` (``kw``: ``helm=`` and the rest)."""
+    return by_name(render(chart, app=app, dest_namespace=app, helm_binary=binary, **kw))
+
+
+def test_a_chart_renders_with_the_app_as_release_and_its_vendored_subchart(helm: str) -> None:
+    objects = render_chart(CHARTS / "web", helm)
+    assert set(objects) == {
+        "ConfigMap/shop-layers",
+        "Deployment/shop-web",
+        "Deployment/shop-cache",
+        "Job/shop-migrate",
+    }
+    assert objects["ConfigMap/shop-layers"]["data"]["release-namespace"] == "shop"
+    assert objects["Deployment/shop-cache"]["metadata"]["namespace"] == "shop"
+    annotations = objects["Deployment/shop-web"]["metadata"]["annotations"]
+    assert annotations[TRACKING_ANNOTATION] == "shop:apps/Deployment:shop/shop-web"
+
+
+def test_a_charts_helm_hooks_arrive_as_argo_cd_hooks_and_its_test_hook_not_at_all(helm: str) -> None:
+    objects = render_chart(CHARTS / "web", helm)
+    annotations = objects["Job/shop-migrate"]["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "PreSync"
+    assert annotations["argocd.argoproj.io/sync-wave"] == "-5"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation,HookSucceeded"
+    assert "Pod/shop-test" not in objects
+
+
+@pytest.mark.parametrize(
+    ("helm_source", "layers"),
+    [
+        ({}, {"a": "chart", "b": "chart", "c": "chart", "d": "chart"}),
+        ({"valueFiles": ["values-extra.yaml"]}, {"a": "file", "b": "file", "c": "file", "d": "file"}),
+        (
+            {
+                "valueFiles": ["values-extra.yaml"],
+                "values": "layers: {b: values, c: values, d: values}",
+                "parameters": [{"name": "layers.d", "value": "parameter"}],
+            },
+            {"a": "file", "b": "values", "c": "values", "d": "parameter"},
+        ),
+        (
+            {
+                "valueFiles": ["values-extra.yaml"],
+                "values": "layers: {b: values, c: values}",
+                "valuesObject": {"layers": {"c": "object"}},
+            },
+            {"a": "file", "b": "file", "c": "object", "d": "file"},
+        ),
+    ],
+)
+def test_values_layer_as_in_argo_cd_files_then_values_or_values_object_then_parameters(
+    helm: str, helm_source: dict[str, Any], layers: dict[str, str]
+) -> None:
+    data = render_chart(CHARTS / "web", helm, helm=helm_source)["ConfigMap/shop-layers"]["data"]
+    assert {k: v for k, v in data.items() if k in "abcd"} == layers
+
+
+def test_release_name_and_helm_namespace_override_the_defaults(helm: str) -> None:
+    objects = render_chart(CHARTS / "web", helm, helm={"releaseName": "blue", "namespace": "elsewhere"})
+    assert objects["ConfigMap/blue-layers"]["data"]["release-namespace"] == "elsewhere"
+    assert objects["ConfigMap/blue-layers"]["metadata"]["namespace"] == "shop", (
+        "objects still go to the destination"
+    )
+
+
+def test_a_template_error_is_a_render_error_quoting_helm(helm: str) -> None:
+    with pytest.raises(RenderError) as info:
+        render(CHARTS / "broken", app="b", dest_namespace="b", helm_binary=helm, display_path="apps/broken")
+    assert info.value.message.startswith("helm template failed for 'apps/broken': Error: ")
+    assert 'function "nosuchfunction" not defined' in info.value.message
+    assert info.value.hint == "reproduce in your clone: helm template apps/broken"
+
+
+def test_a_missing_value_file_is_reported_by_helm_unless_ignored(helm: str) -> None:
+    with pytest.raises(RenderError, match="open values-nope.yaml: no such file or directory"):
+        render_chart(CHARTS / "web", helm, helm={"valueFiles": ["values-nope.yaml"]})
+    ignored = {"valueFiles": ["values-nope.yaml"], "ignoreMissingValueFiles": True}
+    assert "ConfigMap/shop-layers" in render_chart(CHARTS / "web", helm, helm=ignored)
+
+
+def test_value_files_may_come_from_elsewhere_in_the_repository(helm: str, tmp_path: Path) -> None:
+    shutil.copytree(CHARTS / "web", tmp_path / "charts" / "web")
+    write(tmp_path, {"shared.yaml": "layers: {a: shared}\n"})
+    source = {"valueFiles": ["/shared.yaml", "../../shared.yaml"]}
+    objects = render_chart(tmp_path / "charts" / "web", helm, helm=source, repo_root=tmp_path)
+    assert objects["ConfigMap/shop-layers"]["data"]["a"] == "shared"
+
+
+def test_an_invalid_helm_source_is_a_render_error_naming_the_field(helm: str) -> None:
+    with pytest.raises(RenderError, match=r"spec.source.helm.parameters\[0\] has no name"):
+        render_chart(CHARTS / "web", helm, helm={"parameters": [{"value": "3"}]})
+
+
+def test_a_helm_not_built_yet_is_a_render_error_saying_how_to_build_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import labkit.cluster.toolchain
+
+    def not_built(binary: str) -> Path:
+        raise ToolchainError(f"{binary} is not built yet", hint="run: labkit toolchain ensure")
+
+    monkeypatch.setattr(labkit.cluster.toolchain, "tool_path", not_built)
+    with pytest.raises(RenderError, match="cannot render the chart .* helm is not built yet") as info:
+        render(CHARTS / "web", app="a", dest_namespace="a")
+    assert info.value.hint == "run: labkit toolchain ensure"
+
+
+@pytest.mark.parametrize(
+    ("value_files", "replicas", "environment"),
+    [([], 2, "dev"), (["values-staging.yaml"], 1, "staging"), (["values-production.yaml"], 4, "production")],
+)
+def test_the_starter_chart_renders_for_every_environment(
+    helm: str, value_files: list[str], replicas: int, environment: str
+) -> None:
+    objects = render_chart(STARTER_CHART, helm, app="demo-helm", helm={"valueFiles": value_files})
+    assert set(objects) == {
+        "ConfigMap/demo-helm-config",
+        "Deployment/demo-helm",
+        "Service/demo-helm",
+        "Job/demo-helm-migrate",
+    }
+    assert objects["Deployment/demo-helm"]["spec"]["replicas"] == replicas
+    assert objects["ConfigMap/demo-helm-config"]["data"]["environment"] == environment
+    assert objects["Job/demo-helm-migrate"]["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
