@@ -19,14 +19,13 @@ from typing import Any
 from labkit.errors import LabkitError
 from labkit.gitops import application as appdef
 from labkit.gitops.application import AppSpec, ResourceKey, auto_sync_enabled
+from labkit.gitops.compare import Comparison, compare
 from labkit.gitops.helm import HelmSource
-from labkit.gitops.operations import FINALIZER
-from labkit.gitops.reconcile import Comparison, compare
 from labkit.gitops.source import SourceCache
+from labkit.gitops.types import API_VERSION, FINALIZER
 from labkit.kube import Kube
 
 Manifest = dict[str, Any]
-API_VERSION = f"{appdef.GROUP}/{appdef.VERSION}"
 
 
 class AppError(LabkitError):
@@ -205,7 +204,7 @@ class AppClient:
         spec = AppSpec.from_manifest(obj)
         source = source or SourceCache(is_namespaced=self.kube.is_namespaced)
         sha = source.resolve(spec.repo_url, spec.target_revision)
-        desired = source.desired(name, spec.repo_url, spec.path, sha, spec.dest_namespace)
+        desired = source.desired(name, spec.repo_url, spec.path, sha, spec.dest_namespace, spec.helm)
         kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in desired.objects}
         kinds |= {_gvk(r) for r in (obj.get("status") or {}).get("resources") or []}
         known = [k for k in sorted(kinds) if self.kube.is_namespaced(*k) is not None]

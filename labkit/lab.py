@@ -33,7 +33,7 @@ from labkit.cluster.toolchain import tool_dirs, tool_versions
 from labkit.errors import ClusterError, CommandError, KubeError, LabStateError
 from labkit.events import Timeline
 from labkit.git import LabRepo
-from labkit.gitops.application import GROUP, KIND, VERSION, crd_manifest
+from labkit.gitops.application import API_VERSION, KIND, crd_manifest
 from labkit.hook import render_hook_script
 from labkit.kube import Kube
 from labkit.lab_tools import LabTools
@@ -45,7 +45,6 @@ ENGINE_NAMESPACES = ("argocd", "flux-system")
 """The real engines' own namespaces: part of the lab's baseline, never deleted by a reset."""
 LAB_NAMESPACE = "labkit"
 MANAGED_BY = cleanup.MANAGED_BY
-_APP_API = f"{GROUP}/{VERSION}"
 
 
 class Lab(LabTools):
@@ -295,19 +294,20 @@ class Lab(LabTools):
 
     def _delete_applications(self, progress: Progress) -> None:
         with self.kube() as kube:
-            apps = kube.list(_APP_API, KIND, LAB_NAMESPACE)
+            apps = kube.list(API_VERSION, KIND, LAB_NAMESPACE)
             for app in apps:
-                kube.delete(_APP_API, KIND, app["metadata"]["name"], LAB_NAMESPACE, propagation="Background")
+                name = app["metadata"]["name"]
+                kube.delete(API_VERSION, KIND, name, LAB_NAMESPACE, propagation="Background")
             if apps:
                 progress(f"deleted {len(apps)} Application(s)")
 
             def gone() -> bool:
-                left = kube.list(_APP_API, KIND, LAB_NAMESPACE)
+                left = kube.list(API_VERSION, KIND, LAB_NAMESPACE)
                 # A finalizer nobody serves (controller stopped) would block forever: drop it after a grace.
                 if left and time.monotonic() - start > 3:
                     for app in left:
                         patch = {"metadata": {"finalizers": None}}
-                        kube.patch(_APP_API, KIND, app["metadata"]["name"], LAB_NAMESPACE, patch)
+                        kube.patch(API_VERSION, KIND, app["metadata"]["name"], LAB_NAMESPACE, patch)
                 return not left
 
             start = time.monotonic()

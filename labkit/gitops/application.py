@@ -1,14 +1,19 @@
-"""The Application resource: names, statuses, spec parsing and manifests, mirroring Argo CD.
+"""The Application's spec: parsed with defaults, and the manifests the CLI and widgets write.
 
-Everything the pull agent, the CLI and the widgets agree on lives here: the
-``applications.labkit.dev`` CRD, the annotations labkit writes on managed
-objects, the status enums, :class:`ResourceKey` (and its tracking id) and
-:class:`AppSpec`, the parsed spec. ``labkit.gitops.sync`` and
-``labkit.gitops.controller`` read Applications through :meth:`AppSpec.from_manifest`;
-the CLI and widgets build them with :func:`application_manifest` and request a
-sync by writing :func:`operation_manifest` into the object. The CRD itself and
-the resource's group/version/kind are built in :mod:`labkit.gitops.crd` and
-re-exported here (``crd_manifest``, ``GROUP``, ...). Pure data, no I/O.
+:class:`AppSpec` is an Application's ``spec`` with Argo CD's defaults
+applied (source, destination, syncPolicy.automated {prune, selfHeal,
+allowEmpty}, syncOptions, retry, revisionHistoryLimit, plus labkit's
+``refreshInterval`` and ``diffMode``). The controller reads every Application
+through :meth:`AppSpec.from_manifest` and every requested sync through
+:meth:`SyncOperation.from_manifest`; ``labkit.apps`` (the CLI and the widgets)
+builds them with :func:`application_manifest` and :func:`operation_manifest`.
+A spec labkit cannot carry out (a sync option it does not know, a bad
+duration) raises :class:`InvalidSpec`, shown as the app's InvalidSpecError.
+
+The small shared types (statuses, phases, :class:`ResourceKey`) live in
+``labkit.gitops.types`` and the CRD in ``labkit.gitops.crd``; the resource's
+names are re-exported here for the modules outside the package that build
+Applications. Pure data, no I/O.
 """
 
 from __future__ import annotations
@@ -16,153 +21,39 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from labkit.errors import LabkitError
 
-# The resource's identity and the CRD live in crd.py, which imports nothing from here, so
-# there is no import cycle. Callers import all of these from this module; the names not
-# used here are re-exported with `as` so linters keep them.
-from labkit.gitops.crd import DIFF_MODES, GROUP, KIND, VERSION, Manifest
+# Re-exported with `as` for callers outside the package (the CLI, the Lab, widgets, tests).
+from labkit.gitops.crd import DIFF_MODES as DIFF_MODES
 from labkit.gitops.crd import PLURAL as PLURAL
 from labkit.gitops.crd import crd_manifest as crd_manifest
+from labkit.gitops.types import API_VERSION as API_VERSION
+from labkit.gitops.types import APP_NAMESPACE as APP_NAMESPACE
+from labkit.gitops.types import GROUP as GROUP
+from labkit.gitops.types import KIND as KIND
+from labkit.gitops.types import REFRESH_ANNOTATION as REFRESH_ANNOTATION
+from labkit.gitops.types import TRACKING_ANNOTATION as TRACKING_ANNOTATION
+from labkit.gitops.types import VERSION as VERSION
+from labkit.gitops.types import DiffMode, Manifest, ResourceKey
 
-APP_NAMESPACE = "labkit"
-TRACKING_ANNOTATION = "labkit.dev/tracking-id"
-REFRESH_ANNOTATION = "labkit.dev/refresh"
-WAVE_ANNOTATION = "labkit.dev/sync-wave"
-HOOK_ANNOTATION = "labkit.dev/hook"
-HOOK_DELETE_ANNOTATION = "labkit.dev/hook-delete-policy"
-SYNC_OPTIONS_ANNOTATION = "labkit.dev/sync-options"
-FIELD_MANAGER = "labkit"
+APP_SYNC_OPTIONS = (
+    "CreateNamespace=true",
+    "CreateNamespace=false",
+    "ApplyOutOfSyncOnly=true",
+    "ApplyOutOfSyncOnly=false",
+    "PruneLast=true",
+    "PruneLast=false",
+    "ServerSideApply=true",  # labkit always applies server-side
+    "Validate=false",  # labkit never asks the server for strict field validation
+)
+"""``spec.syncPolicy.syncOptions`` labkit carries out (or that match what it always does)."""
 
 
 class InvalidSpec(LabkitError):
     """An Application (or a value in it) cannot be understood."""
 
-
-class SyncStatus(StrEnum):
-    Synced = "Synced"
-    OutOfSync = "OutOfSync"
-    Unknown = "Unknown"
-
-    @property
-    def synced(self) -> bool:
-        return self is SyncStatus.Synced
-
-
-class HealthStatus(StrEnum):
-    """Health of one object or of a whole app; members are declared in Argo CD's rank order."""
-
-    Healthy = "Healthy"
-    Suspended = "Suspended"
-    Progressing = "Progressing"
-    Missing = "Missing"
-    Degraded = "Degraded"
-    Unknown = "Unknown"
-
-    @property
-    def rank(self) -> int:
-        return list(HealthStatus).index(self)
-
-    @property
-    def healthy(self) -> bool:
-        return self is HealthStatus.Healthy
-
-    def is_worse_than(self, other: HealthStatus) -> bool:
-        return self.rank > other.rank
-
-
-def worst(statuses: Iterable[HealthStatus]) -> HealthStatus:
-    """The worst status by Argo CD's ranking; Healthy when there is none."""
-    return max(statuses, key=lambda s: s.rank, default=HealthStatus.Healthy)
-
-
-class OperationPhase(StrEnum):
-    Running = "Running"
-    Succeeded = "Succeeded"
-    Failed = "Failed"
-    Error = "Error"
-
-    @property
-    def completed(self) -> bool:
-        return self is not OperationPhase.Running
-
-    @property
-    def successful(self) -> bool:
-        return self is OperationPhase.Succeeded
-
-
-class ResultCode(StrEnum):
-    Synced = "Synced"
-    SyncFailed = "SyncFailed"
-    Pruned = "Pruned"
-    PruneSkipped = "PruneSkipped"
-
-    @property
-    def failed(self) -> bool:
-        return self is ResultCode.SyncFailed
-
-
-class SyncPhase(StrEnum):
-    """Sync phases; declaration order is execution order (SyncFail runs only after a failure)."""
-
-    PreSync = "PreSync"
-    Sync = "Sync"
-    PostSync = "PostSync"
-    SyncFail = "SyncFail"
-
-    @property
-    def order(self) -> int:
-        return list(SyncPhase).index(self)
-
-
-class TrackingIdError(LabkitError):
-    """A tracking-id annotation is not of the form ``<app>:<group>/<kind>:<namespace>/<name>``."""
-
-
-@dataclass(frozen=True, order=True)
-class ResourceKey:
-    """Identity of a Kubernetes object within the cluster; ``namespace`` is "" when cluster-scoped."""
-
-    group: str
-    kind: str
-    namespace: str
-    name: str
-
-    @classmethod
-    def from_manifest(cls, m: Manifest) -> ResourceKey:
-        api_version = str(m.get("apiVersion", ""))
-        group = api_version.rpartition("/")[0]  # "v1" -> "" (core), "apps/v1" -> "apps"
-        meta = m.get("metadata") or {}
-        return cls(group, str(m.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", "")))
-
-    def tracking_id(self, app: str) -> str:
-        return f"{app}:{self.group}/{self.kind}:{self.namespace}/{self.name}"
-
-    @staticmethod
-    def parse_tracking_id(s: str) -> tuple[str, ResourceKey]:
-        """Split ``<app>:<group>/<kind>:<namespace>/<name>`` into the app name and the key."""
-        # Names, namespaces, kinds and groups cannot contain ':' or '/', so plain splits are exact.
-        parts = s.split(":")
-        if len(parts) != 3 or parts[1].count("/") != 1 or parts[2].count("/") != 1:
-            raise TrackingIdError(
-                f"malformed tracking id {s!r}", hint="expected <app>:<group>/<kind>:<ns>/<name>"
-            )
-        app, group_kind, ns_name = parts
-        group, kind = group_kind.split("/")
-        namespace, name = ns_name.split("/")
-        if not app or not kind or not name:
-            raise TrackingIdError(f"malformed tracking id {s!r}", hint="app, kind and name must not be empty")
-        return app, ResourceKey(group, kind, namespace, name)
-
-    def __str__(self) -> str:
-        gk = f"{self.group}/{self.kind}" if self.group else self.kind
-        return f"{gk} {self.namespace}/{self.name}" if self.namespace else f"{gk} {self.name}"
-
-
-parse_tracking_id = ResourceKey.parse_tracking_id
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -226,7 +117,9 @@ class AppSpec:
     revision_history_limit: int = 10
     poll_interval_s: float | None = None
     """From ``spec.refreshInterval``; None = the lab's ControllerSettings.poll_interval_s."""
-    diff_mode: str = "server-side"
+    diff_mode: DiffMode = DiffMode.ServerSide
+    helm: Manifest | None = None
+    """The raw ``spec.source.helm``, checked when the chart renders (``labkit.gitops.helm``); None = unset."""
 
     def has_option(self, option: str) -> bool:
         """Exact match, as Argo CD's ``SyncOptions.HasOption`` ("CreateNamespace=true")."""
@@ -256,9 +149,7 @@ class AppSpec:
             raise InvalidSpec(
                 f"Application {name!r}: spec.source.path {path!r} must stay inside the repository"
             )
-        diff_mode = str(spec.get("diffMode") or "server-side")
-        if diff_mode not in DIFF_MODES:
-            raise InvalidSpec(f"Application {name!r}: spec.diffMode {diff_mode!r} is not one of {DIFF_MODES}")
+        diff_mode = _diff_mode(spec.get("diffMode"), name)
         refresh = spec.get("refreshInterval")
         return cls(
             name=name,
@@ -270,11 +161,12 @@ class AppSpec:
             prune=bool(auto_map.get("prune", False)),
             self_heal=bool(auto_map.get("selfHeal", False)),
             allow_empty=bool(auto_map.get("allowEmpty", False)),
-            sync_options=frozenset(str(o).strip() for o in policy.get("syncOptions") or ()),
+            sync_options=_sync_options(policy.get("syncOptions"), name),
             retry=_retry(_mapping(policy.get("retry"), "spec.syncPolicy.retry", name)),
             revision_history_limit=int(spec.get("revisionHistoryLimit", 10)),
             poll_interval_s=None if refresh in (None, "") else parse_duration(refresh),
             diff_mode=diff_mode,
+            helm=None if source.get("helm") is None else _mapping(source["helm"], "spec.source.helm", name),
         )
 
 
@@ -289,6 +181,24 @@ def _mapping(value: Any, where: str, app: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidSpec(f"Application {app!r}: {where} must be a mapping, got {type(value).__name__}")
     return value
+
+
+def _diff_mode(raw: Any, app: str) -> DiffMode:
+    try:
+        return DiffMode(str(raw or DiffMode.ServerSide))
+    except ValueError:
+        modes = tuple(m.value for m in DiffMode)
+        raise InvalidSpec(f"Application {app!r}: spec.diffMode {raw!r} is not one of {modes}") from None
+
+
+def _sync_options(raw: Any, app: str) -> frozenset[str]:
+    options = frozenset(str(o).strip() for o in raw or ())
+    if unknown := sorted(options - set(APP_SYNC_OPTIONS)):
+        raise InvalidSpec(
+            f"Application {app!r}: labkit does not carry out spec.syncPolicy.syncOptions {unknown}",
+            hint=f"remove them; labkit understands {', '.join(APP_SYNC_OPTIONS)}",
+        )
+    return options
 
 
 def _retry(raw: dict[str, Any]) -> Retry:
@@ -346,7 +256,7 @@ def application_manifest(
     if diff_mode is not None:
         spec["diffMode"] = diff_mode
     return {
-        "apiVersion": f"{GROUP}/{VERSION}",
+        "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {"name": name, "namespace": APP_NAMESPACE},
         "spec": spec,

@@ -1,27 +1,46 @@
 """The controller's eyes: what Git declares for one app against what runs, judged.
 
-:meth:`labkit.gitops.controller.Controller.process` calls :meth:`Comparer.compare`
-once per reconcile. It renders the app's path at the refreshed revision
-(``labkit.gitops.source``), makes sure every kind involved is watched
-(``labkit.gitops.livecache``), and hands both sides to the pure
-``labkit.gitops.reconcile.compare`` with a server-side dry run as predictor.
-It also notes, on the app's record, objects the app declares that another
-app's tracking id claims (Argo CD's ``SharedResourceWarning``).
+:meth:`labkit.gitops.controller.Controller.process` calls
+:meth:`Comparer.compare` once per reconcile and copies the
+:class:`CompareResult` onto the app's record. The comparer renders the app's
+path at the refreshed revision (``labkit.gitops.source``), makes sure every
+kind involved is watched (``labkit.gitops.livecache``), and hands both sides
+to the pure ``labkit.gitops.compare.compare`` with a server-side dry run as
+predictor. It also names objects the app declares that another app's
+tracking id claims (Argo CD's ``SharedResourceWarning``). It reads the
+record and changes nothing but the watch cache.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from labkit.errors import LabkitError
-from labkit.gitops.application import AppSpec, ResourceKey
+from labkit.gitops.application import AppSpec
+from labkit.gitops.compare import Comparison, ResourceState, compare, lagging, rejudge, resource_version
 from labkit.gitops.livecache import LiveCache
-from labkit.gitops.reconcile import Comparison, ResourceState, compare, lagging, rejudge, resource_version
 from labkit.gitops.record import AppRecord, one_line
 from labkit.gitops.source import Desired, SourceCache
+from labkit.gitops.types import ResourceKey
 from labkit.kube import Kube
 
 Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """What one comparison found; the controller copies it onto the app's record."""
+
+    comparison: Comparison | None
+    """None when Git cannot say (no revision yet, or the render failed: ``render_error``)."""
+    kinds: frozenset[tuple[str, str]]
+    render_error: str = ""
+    shared: dict[ResourceKey, str] = field(default_factory=dict)
+    unsettled: bool = False
+    """The cluster changed while comparing: do not act on this comparison, look again shortly."""
+    carried_to: str | None = None
+    """The new revision leaves the app's manifests as they were: it counts as deployed (see below)."""
 
 
 class Comparer:
@@ -32,20 +51,16 @@ class Comparer:
         self.source = source
         self.live = live
 
-    def compare(self, spec: AppSpec, record: AppRecord) -> Comparison | None:
-        """The app at ``record.revision``; None (and a render error on the record) when Git can't say."""
+    def compare(self, spec: AppSpec, record: AppRecord) -> CompareResult:
+        """The app at ``record.revision``, judged."""
         if record.revision is None:
-            return None
+            return CompareResult(None, record.kinds)
         try:
-            desired = self.source.desired(
-                spec.name, spec.repo_url, spec.path, record.revision, spec.dest_namespace
-            )
+            desired = self._desired(spec, record.revision)
         except LabkitError as e:
-            record.render_error, record.shared = one_line(e), {}
-            return None
-        record.render_error = ""
-        self._carry_deployment(spec, record, desired)
-        live = self._watch_and_read(record, desired)
+            return CompareResult(None, record.kinds, render_error=one_line(e))
+        kinds = self._watch(record, desired)
+        live = self.live.tracked(record.name, sorted(kinds))
         predicted: dict[ResourceKey, Manifest] = {}
 
         def predict(obj: Manifest) -> tuple[Manifest | None, str]:
@@ -60,22 +75,30 @@ class Comparer:
         )
         behind = lagging(comparison, predicted)
         fresh = self._read_current(behind)
-        record.unsettled = len(fresh) < len(behind)
         comparison = rejudge(comparison, fresh)
-        record.shared = self._claimed_by_others(spec.name, comparison)
-        return comparison
+        return CompareResult(
+            comparison,
+            kinds,
+            shared=self._claimed_by_others(spec.name, comparison),
+            unsettled=len(fresh) < len(behind),
+            carried_to=self._carried_to(spec, record, desired),
+        )
 
-    def _watch_and_read(self, record: AppRecord, desired: Desired) -> list[Manifest]:
-        """Watch every kind the app declares or ever managed; the objects of them it tracks now."""
+    def _desired(self, spec: AppSpec, revision: str) -> Desired:
+        return self.source.desired(
+            spec.name, spec.repo_url, spec.path, revision, spec.dest_namespace, spec.helm
+        )
+
+    def _watch(self, record: AppRecord, desired: Desired) -> frozenset[tuple[str, str]]:
+        """Watch every kind the app declares or ever managed; the kinds the server knows."""
         kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in desired.objects} | record.kinds
-        known = {k for k in kinds if self.kube.is_namespaced(*k) is not None}
+        known = frozenset(k for k in kinds if self.kube.is_namespaced(*k) is not None)
         for api_version, kind in sorted(known):
             self.live.ensure_watch(api_version, kind)
-        record.kinds = known
-        return self.live.tracked(record.name, sorted(known))
+        return known
 
-    def _carry_deployment(self, spec: AppSpec, record: AppRecord, desired: Desired) -> None:
-        """A commit that leaves this app's manifests as they were deploys nothing new.
+    def _carried_to(self, spec: AppSpec, record: AppRecord, desired: Desired) -> str | None:
+        """The new revision, when a commit leaves this app's manifests as they were; else None.
 
         The lab's apps share one repository, so most commits touch other apps.
         As Argo CD does ("manifests not changed"), the deployed revision then
@@ -84,16 +107,12 @@ class Comparer:
         """
         old = record.deployed_revision
         if old is None or old == record.revision:
-            return
+            return None
         try:
-            before = self.source.desired(spec.name, spec.repo_url, spec.path, old, spec.dest_namespace)
+            before = self._desired(spec, old)
         except LabkitError:
-            return  # the old commit is gone (a force push) or unreadable: the new one is new
-        if before.objects != desired.objects:
-            return
-        if record.memory.synced_revision == old:
-            record.memory.synced_revision = record.revision
-        record.deployed_revision = record.revision
+            return None  # the old commit is gone (a force push) or unreadable: the new one is new
+        return record.revision if before.objects == desired.objects else None
 
     def _read_current(
         self, states: list[ResourceState], attempts: int = 3

@@ -15,10 +15,24 @@ in a queue (``labkit.gitops.workqueue``) from four sources:
 - **Timers** — self-heal and retry backoff, a sync waiting for health.
 
 A few workers take apps from the queue — never the same app twice at once —
-and reconcile each (:meth:`process`):
-refresh if asked → compare desired with live (``labkit.gitops.comparer``) →
-decide (manual operation, auto-sync, self-heal) → advance the sync step
-machine (``labkit.gitops.operations``) → write status.
+and reconcile each (:meth:`process`), one Argo CD concept per module:
+
+1. **refresh** (``labkit.gitops.refresh``) if asked or due: which commit
+   does targetRevision name now?
+2. **compare** (``labkit.gitops.comparer`` over the pure
+   ``labkit.gitops.compare``, which pairs with ``labkit.gitops.reconcile``,
+   diffs with ``labkit.gitops.diff`` and judges ``labkit.gitops.health``).
+3. **observe**: the timeline hears of new diffs, drift and healing
+   (``labkit.gitops.selfheal.observe_drift``).
+4. **act** (``labkit.gitops.operations``): step a running sync, start a
+   requested one, or let the automated sync policy decide
+   (``labkit.gitops.autosync``, ``labkit.gitops.selfheal``). A sync is a plan
+   (``labkit.gitops.plan``: ``hooks``, ``waves``, ``prune``) run by the step
+   machine ``labkit.gitops.sync``.
+5. **write status** (``labkit.gitops.record``, ``labkit.gitops.status``).
+
+Each step returns what it found or decided; only this module changes an
+app's :class:`labkit.gitops.record.AppRecord`.
 """
 
 from __future__ import annotations
@@ -28,29 +42,28 @@ import logging
 import random
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.events import Timeline
-from labkit.gitops import application as appdef
+from labkit.gitops import refresh, selfheal
 from labkit.gitops import status as st
-from labkit.gitops.application import REFRESH_ANNOTATION, AppSpec, InvalidSpec, ResourceKey, SyncStatus
+from labkit.gitops.application import AppSpec, InvalidSpec
+from labkit.gitops.compare import Comparison
 from labkit.gitops.comparer import Comparer
 from labkit.gitops.livecache import LiveCache
 from labkit.gitops.operations import Operations
-from labkit.gitops.reconcile import Comparison
-from labkit.gitops.record import AppRecord, one_line
+from labkit.gitops.record import AppRecord
 from labkit.gitops.source import SourceCache
+from labkit.gitops.types import API_VERSION, APP_NAMESPACE, KIND, REFRESH_ANNOTATION, ResourceKey, SyncStatus
 from labkit.gitops.webhook import WebhookServer
 from labkit.gitops.workqueue import WorkQueue
 from labkit.kube import Kube
 from labkit.settings import ControllerSettings
 
 Manifest = dict[str, Any]
-API_VERSION = f"{appdef.GROUP}/{appdef.VERSION}"
 log = logging.getLogger(__name__)
-
-REFRESH_REASONS = {"startup", "spec", "webhook", "refresh", "hard-refresh"}
 
 
 class Controller:
@@ -63,7 +76,7 @@ class Controller:
         settings: ControllerSettings | None = None,
         *,
         webhook_secret: bytes | None = None,
-        namespace: str = appdef.APP_NAMESPACE,
+        namespace: str = APP_NAMESPACE,
     ) -> None:
         self.kube = kube
         self.timeline = timeline
@@ -74,7 +87,9 @@ class Controller:
         self.live = LiveCache(kube, self._on_resource_change)
         self.comparer = Comparer(kube, self.source, self.live)
         self.apps: dict[str, AppRecord] = {}
-        self.ops = Operations(self)
+        self.ops = Operations(
+            kube, self.source, self.live, timeline, self.settings, self.queue.later, namespace=namespace
+        )
         self.webhook = WebhookServer(webhook_secret, self._on_push) if webhook_secret else None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -127,9 +142,7 @@ class Controller:
     def _watch_apps(self) -> None:
         while not self._stop.is_set():
             try:
-                for event_type, obj in self.kube.watch(
-                    API_VERSION, appdef.KIND, self.namespace, stop=self._stop
-                ):
+                for event_type, obj in self.kube.watch(API_VERSION, KIND, self.namespace, stop=self._stop):
                     self._on_app_event(event_type, obj)
             except LabkitError as e:
                 log.warning("watch on Applications lost: %s; reconnecting", str(e).splitlines()[0])
@@ -179,15 +192,16 @@ class Controller:
     # -- one reconcile ------------------------------------------------------------
 
     def process(self, name: str, reasons: set[str]) -> None:
-        """Reconcile one Application: refresh, compare, act, write status."""
-        obj = self.kube.get(API_VERSION, appdef.KIND, name, self.namespace)
+        """Reconcile one Application: refresh, compare, observe, act, write status."""
+        obj = self.kube.get(API_VERSION, KIND, name, self.namespace)
         if obj is None:
             self.apps.pop(name, None)
             return
         record = self.apps.get(name) or AppRecord.from_status(name, obj.get("status") or {})
         self.apps[name] = record
         if (obj.get("metadata") or {}).get("deletionTimestamp"):
-            self.ops.finalize(obj, record)
+            if self.ops.finalize(obj, record):
+                self.apps.pop(name, None)
             return
         try:
             spec = AppSpec.from_manifest(obj)
@@ -202,46 +216,33 @@ class Controller:
         # A poll timer that is not due (a refresh moved the next poll) has nothing to do at all.
         if reasons <= {"poll"} and (not refreshed or self._nothing_new(record, before)):
             return
-        comparison = self.comparer.compare(spec, record)
+        found = self.comparer.compare(spec, record)
+        record.apply_compare(found)
         if record.unsettled:
             # The cluster changed while we compared: judging now could call a
             # harmless edit drift. Look again in a moment, with fresh copies.
             self.queue.later(0.2, name, "settle")
             return
-        self._observe(spec, record, comparison)
-        if not self.ops.act(obj, spec, record, comparison):
+        self._observe(spec, record, found.comparison)
+        result = self.ops.act(obj, spec, record, record.comparison)
+        record.apply_operation(result)
+        if not result.finished:
             self._write_status(obj, spec, record)
 
     def _refresh(self, obj: Manifest, spec: AppSpec, record: AppRecord, reasons: set[str]) -> bool:
         """Ask Git for the revision if a refresh is due or asked for; True when it did."""
         annotation = ((obj.get("metadata") or {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
         due = "poll" in reasons and time.monotonic() >= record.next_poll_at - 0.05
-        if not (reasons & REFRESH_REASONS or annotation or due or record.revision is None):
+        trigger = refresh.trigger(reasons, annotation, due, record.revision)
+        if trigger is None:
             return False
-        if annotation == "hard":
-            self.source.clear()
-        trigger = (
-            "annotation" if annotation else ("poll" if due else ",".join(sorted(reasons & REFRESH_REASONS)))
+        found = refresh.refresh(
+            self.source, self.timeline, spec, record.revision, trigger, hard=annotation == "hard"
         )
-        self.timeline.append("controller", "refresh_started", app=spec.name, trigger=trigger)
-        try:
-            sha = self.source.resolve(spec.repo_url, spec.target_revision)
-            record.refresh_error = ""
-            if sha != record.revision:
-                self.timeline.append(
-                    "controller",
-                    "revision_detected",
-                    app=spec.name,
-                    revision=sha,
-                    previous=record.revision,
-                    trigger=trigger,
-                )
-            record.revision = sha
-        except LabkitError as e:
-            record.refresh_error = one_line(e)
+        record.revision, record.refresh_error = found.revision, found.error
         if annotation:
             patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
-            self.kube.patch(API_VERSION, appdef.KIND, spec.name, self.namespace, patch)
+            self.kube.patch(API_VERSION, KIND, spec.name, self.namespace, patch)
         self._schedule_poll(spec, record)
         return True
 
@@ -251,8 +252,12 @@ class Controller:
 
         (Flux-style apps are the exception: the interval is their only look at the cluster.)
         """
-        idle = record.run is None or record.run.done
-        return idle and record.revision == before and record.comparison is not None and not record.flux_style
+        return (
+            not record.syncing
+            and record.revision == before
+            and record.comparison is not None
+            and not record.flux_style
+        )
 
     def _schedule_poll(self, spec: AppSpec, record: AppRecord) -> None:
         interval = spec.poll_interval_s or self.settings.poll_interval_s
@@ -275,7 +280,17 @@ class Controller:
                 sync=comparison.sync_status.value,
                 out_of_sync=sorted(str(k) for k in comparison.out_of_sync()),
             )
-        self.ops.observe_drift(spec, record, comparison)
+        drift = selfheal.observe_drift(
+            comparison,
+            deployed_revision=record.deployed_revision,
+            sync_running=record.syncing,
+            drifting_before=record.memory.drifting,
+            heal_attempts=record.memory.heal_attempts,
+            self_heal=spec.self_heal,
+        )
+        for kind, data in drift.events:
+            self.timeline.append("controller", kind, app=name, **data)
+        record.memory = replace(record.memory, drifting=drift.drifting)
         if (
             comparison.sync_status is SyncStatus.Synced
             and comparison.health.status.healthy
@@ -292,7 +307,7 @@ class Controller:
             return
         new["reconciledAt"] = st.iso(time.time())
         patch = st.merge_patch(old, new)
-        self.kube.patch_status(API_VERSION, appdef.KIND, record.name, self.namespace, patch)
+        self.kube.patch_status(API_VERSION, KIND, record.name, self.namespace, patch)
 
 
 def _flux_style(obj: Manifest) -> bool:

@@ -1,7 +1,9 @@
 """Diff: is a live object equal to what Git wants? Two modes, as in Argo CD.
 
-``labkit.gitops.sync`` and the controller's refresh call one of these per
-resource and store the result in ``status.resources``; widgets show ``text``.
+``labkit.gitops.compare`` calls one of these per resource (the mode is the
+Application's ``spec.diffMode``, a :class:`DiffMode`); the controller stores
+the result in ``status.resources`` and the widgets and ``labkit app diff``
+show ``text``.
 
 * :func:`server_side_diff` (default) compares the live object with the result
   of a server-side-apply dry run of the desired object (``predicted``, fetched
@@ -35,13 +37,11 @@ from typing import Any
 
 import yaml
 
-from labkit.gitops.application import Manifest, ResourceKey, SyncStatus
+from labkit.gitops.types import DiffMode, Manifest, ResourceKey, SyncStatus
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 VOLATILE_METADATA = ("managedFields", "uid", "resourceVersion", "generation", "creationTimestamp", "selfLink")
 IGNORED_ANNOTATIONS = ("deployment.kubernetes.io/revision", LAST_APPLIED_ANNOTATION)
-SERVER_SIDE = "server-side"
-THREE_WAY = "three-way"
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -52,7 +52,7 @@ class ResourceDiff:
 
     key: ResourceKey
     status: SyncStatus
-    mode: str
+    mode: DiffMode
     changed_paths: tuple[str, ...]
     text: str
     reason: str = ""
@@ -83,24 +83,15 @@ def normalize(obj: Manifest) -> Manifest:
 
 def server_side_diff(key: ResourceKey, predicted: Manifest | None, live: Manifest | None) -> ResourceDiff:
     """Compare ``live`` with ``predicted``, the server-side-apply dry run of the desired object."""
-    return _compare(key, SERVER_SIDE, predicted, live)
+    return _diff(key, DiffMode.ServerSide, predicted, live)
 
 
 def three_way_diff(key: ResourceKey, desired: Manifest | None, live: Manifest | None) -> ResourceDiff:
     """Compare only what Git declares now or declared at the last apply (Argo CD's legacy diff)."""
     if desired is None or live is None:
-        return _compare(key, THREE_WAY, desired, live)
+        return _diff(key, DiffMode.ThreeWay, desired, live)
     merged = merge_three_way(last_applied(live), desired, live)
-    return _compare(key, THREE_WAY, merged, live)
-
-
-def compare(
-    mode: str, key: ResourceKey, desired: Manifest | None, live: Manifest | None, predicted: Manifest | None
-) -> ResourceDiff:
-    """Dispatch on an Application's ``diff_mode``; ``predicted`` is only read in server-side mode."""
-    if mode == THREE_WAY:
-        return three_way_diff(key, desired, live)
-    return server_side_diff(key, predicted if desired is not None else None, live)
+    return _diff(key, DiffMode.ThreeWay, merged, live)
 
 
 def last_applied(live: Manifest) -> Manifest:
@@ -176,7 +167,7 @@ def _join(prefix: str, name: str) -> str:
     return prefix + part if part.startswith("[") else f"{prefix}.{part}"
 
 
-def _compare(key: ResourceKey, mode: str, target: Manifest | None, live: Manifest | None) -> ResourceDiff:
+def _diff(key: ResourceKey, mode: DiffMode, target: Manifest | None, live: Manifest | None) -> ResourceDiff:
     if target is None and live is None:
         return ResourceDiff(key, SyncStatus.Synced, mode, (), "")
     new = normalize(target) if target is not None else None

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.gitops.application import GROUP, KIND, HealthStatus, Manifest, ResourceKey, worst
+from labkit.gitops.types import GROUP, KIND, HealthStatus, Manifest, ResourceKey, worst
 
 
 @dataclass(frozen=True)

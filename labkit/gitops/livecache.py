@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labkit.errors import LabkitError
-from labkit.gitops.application import TRACKING_ANNOTATION, ResourceKey
+from labkit.gitops.types import TRACKING_ANNOTATION, ResourceKey
 from labkit.kube import Kube
 
 Manifest = dict[str, Any]

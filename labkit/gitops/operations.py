@@ -1,145 +1,194 @@
-"""Sync operations inside the controller: start them, step them, finish them.
+"""Sync operations: start them, step them, finish them — and say what changed.
 
 An operation is a request to sync, written into the Application (the
 ``operation`` field) by the CLI or a widget, or made by the controller itself
-when auto-sync or self-heal decides to act (``labkit.gitops.policy``). This
-module turns one into a :class:`labkit.gitops.sync.SyncRun`, advances it each
-time the app is reconciled, and when it ends writes ``operationState`` and
-``history``, clears the ``operation`` field and tells the timeline.
+when auto-sync or self-heal decides to act (``labkit.gitops.autosync``).
+:meth:`Operations.act` turns one into a :class:`labkit.gitops.sync.SyncRun`
+built from a plan (``labkit.gitops.plan``), advances it each time the app is
+reconciled, and when it ends writes ``operationState`` and ``history``,
+clears the ``operation`` field and tells the timeline.
+
+``Operations`` gets narrow collaborators — the kube client, the source cache,
+the live cache, the timeline, the settings and a ``schedule(delay_s, app,
+reason)`` callable — never the controller. It reads the app's record and
+returns an :class:`OperationResult`; the controller copies that onto the record.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 from labkit.errors import LabkitError
-from labkit.gitops import application as appdef
+from labkit.events import Timeline
 from labkit.gitops import status as st
-from labkit.gitops.application import AppSpec, OperationPhase, SyncOperation, SyncStatus
-from labkit.gitops.plan import pair, plan_sync
-from labkit.gitops.policy import Act, decide
-from labkit.gitops.reconcile import Comparison
+from labkit.gitops.application import AppSpec, SyncOperation, operation_manifest
+from labkit.gitops.autosync import Act, Decision, Memory, decide
+from labkit.gitops.compare import Comparison
+from labkit.gitops.livecache import LiveCache
+from labkit.gitops.plan import plan_sync
+from labkit.gitops.prune import kept_on_app_delete
+from labkit.gitops.reconcile import pair
 from labkit.gitops.record import AppRecord, one_line
+from labkit.gitops.source import SourceCache
 from labkit.gitops.sync import ResourceResult, SyncRun
-from labkit.kube import KubeApiError
-
-if TYPE_CHECKING:
-    from labkit.gitops.controller import Controller
+from labkit.gitops.types import API_VERSION, APP_NAMESPACE, FINALIZER, KIND, OperationPhase
+from labkit.kube import Kube, KubeApiError
+from labkit.settings import ControllerSettings
 
 Manifest = dict[str, Any]
-API_VERSION = f"{appdef.GROUP}/{appdef.VERSION}"
-FINALIZER = "labkit.dev/resources-finalizer"
+Schedule = Callable[[float, str, str], None]
+"""``schedule(delay_s, app, reason)``: look at ``app`` again after ``delay_s`` seconds."""
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What one call to :meth:`Operations.act` decided; the controller copies it onto the app's record."""
+
+    run: SyncRun | None
+    op: SyncOperation | None
+    op_state: Manifest | None
+    memory: Memory
+    history: list[Manifest]
+    deployed_revision: str | None
+    sync_error: str
+    last_decision: str
+    resumed_started_at: float | None
+    finished: bool = False
+    """A sync ended here: compare again at once before writing status (``synced`` is queued)."""
+
+    @classmethod
+    def unchanged(cls, record: AppRecord) -> OperationResult:
+        return cls(
+            record.run,
+            record.op,
+            record.op_state,
+            record.memory,
+            record.history,
+            record.deployed_revision,
+            record.sync_error,
+            record.last_decision,
+            record.resumed_started_at,
+        )
 
 
 class Operations:
     """The controller's hands: everything that changes the cluster goes through here."""
 
-    def __init__(self, controller: Controller) -> None:
-        self.c = controller
+    def __init__(
+        self,
+        kube: Kube,
+        source: SourceCache,
+        live: LiveCache,
+        timeline: Timeline,
+        settings: ControllerSettings,
+        schedule: Schedule,
+        namespace: str = APP_NAMESPACE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.kube, self.source, self.live, self.timeline = kube, source, live, timeline
+        self.settings, self.schedule, self.namespace, self.clock = settings, schedule, namespace, clock
 
-    def act(self, obj: Manifest, spec: AppSpec, record: AppRecord, comparison: Comparison | None) -> bool:
-        """Advance a running sync, start a requested one, or let the policy decide.
+    def act(
+        self, obj: Manifest, spec: AppSpec, record: AppRecord, comparison: Comparison | None
+    ) -> OperationResult:
+        """Advance a running sync, start a requested one, or let the automated sync policy decide.
 
-        True when a sync finished here: the app is compared again at once
-        ("synced"), and that reconcile writes the status. Written now, it would
-        show the comparison from before the sync next to a Succeeded operation.
+        ``finished`` is set when a sync ended here: the app is compared again
+        at once ("synced"), and that reconcile writes the status. Written now,
+        it would show the comparison from before the sync next to a Succeeded
+        operation.
         """
-        if record.run is not None and not record.run.done:
-            return self._step(spec, record)
+        now = OperationResult.unchanged(record)
+        if record.syncing:
+            return self._step(spec, now)
         requested = SyncOperation.from_manifest(obj)
         if requested is not None:
-            return self._start(spec, record, requested, comparison)
+            return self._start(spec, record, now, requested, comparison)
         if record.resumed_started_at is not None:
-            _result_lost(record)
-        decision = decide(spec, comparison, record.memory, time.time(), self.c.settings)
-        record.last_decision = decision.reason
+            now = _result_lost(now)
+        decision = decide(spec, comparison, record.memory, self.clock(), self.settings)
+        now = replace(now, last_decision=decision.reason)
         if decision.act in (Act.AutoSync, Act.Retry):
-            op = SyncOperation(prune=spec.prune, initiated_by="automated sync policy", automated=True)
-            if not self._write_operation(obj, op):
-                return False  # someone else's operation or spec change came first; it brings us back
-            if decision.act is Act.Retry:
-                record.memory.retries += 1
-            else:
-                record.memory.heal_attempts = 0  # a new revision: the self-heal backoff starts again
-            return self._start(spec, record, op, comparison)
+            return self._auto_sync(obj, spec, record, now, decision, comparison)
         if decision.act is Act.SelfHeal:
-            record.memory.heal_attempts = decision.attempt
-            record.memory.last_heal_at = time.time()
-            self.c.timeline.append(
-                "controller",
-                "self_heal_attempt",
-                app=spec.name,
-                revision=record.revision,
-                attempt=record.memory.heal_attempts,
-                resources=sorted(str(k) for k in decision.resources or ()),
-            )
-            op = SyncOperation(
-                prune=spec.prune,
-                resources=tuple(sorted(decision.resources or ())),
-                initiated_by="automated sync policy (self-heal)",
-                automated=True,
-            )
-            return self._start(spec, record, op, comparison)
+            return self._self_heal(spec, record, now, decision, comparison)
         if decision.act is Act.Wait:
-            self.c.queue.later(decision.wait_s, spec.name, "backoff")
-        return False
+            self.schedule(decision.wait_s, spec.name, "backoff")
+        return now
 
-    def observe_drift(self, spec: AppSpec, record: AppRecord, comparison: Comparison) -> None:
-        """Drift = OutOfSync on the revision that was last synced successfully."""
-        drifting = (
-            comparison.sync_status is SyncStatus.OutOfSync
-            and comparison.revision == record.deployed_revision
-            and (record.run is None or record.run.done)
+    def _auto_sync(
+        self,
+        obj: Manifest,
+        spec: AppSpec,
+        record: AppRecord,
+        now: OperationResult,
+        decision: Decision,
+        comparison: Comparison | None,
+    ) -> OperationResult:
+        op = SyncOperation(prune=spec.prune, initiated_by="automated sync policy", automated=True)
+        if not self._write_operation(obj, op):
+            return now  # someone else's operation or spec change came first; it brings us back
+        if decision.act is Act.Retry:
+            memory = replace(now.memory, retries=now.memory.retries + 1)
+        else:
+            memory = replace(
+                now.memory, heal_attempts=0
+            )  # a new revision: the self-heal backoff starts again
+        return self._start(spec, record, replace(now, memory=memory), op, comparison)
+
+    def _self_heal(
+        self,
+        spec: AppSpec,
+        record: AppRecord,
+        now: OperationResult,
+        decision: Decision,
+        comparison: Comparison | None,
+    ) -> OperationResult:
+        memory = replace(now.memory, heal_attempts=decision.attempt, last_heal_at=self.clock())
+        self.timeline.append(
+            "controller",
+            "self_heal_attempt",
+            app=spec.name,
+            revision=record.revision,
+            attempt=decision.attempt,
+            resources=sorted(str(k) for k in decision.resources or ()),
         )
-        keys = comparison.out_of_sync() if drifting else set()
-        new = keys - record.memory.drifting
-        if new:
-            paths = {str(k): list(s.diff.changed_paths) for k in new if (s := comparison.get(k))}
-            self.c.timeline.append(
-                "controller",
-                "drift_detected",
-                app=spec.name,
-                revision=comparison.revision,
-                resources=sorted(paths),
-                paths=paths,
-                self_heal=spec.self_heal,
-            )
-        if comparison.sync_status is SyncStatus.Synced and record.memory.drifting:
-            self.c.timeline.append(
-                "controller",
-                "healed",
-                app=spec.name,
-                revision=comparison.revision,
-                resources=sorted(str(k) for k in record.memory.drifting),
-                attempts=record.memory.heal_attempts,
-            )
-        record.memory.drifting = keys if drifting else set()
+        op = SyncOperation(
+            prune=spec.prune,
+            resources=tuple(sorted(decision.resources or ())),
+            initiated_by="automated sync policy (self-heal)",
+            automated=True,
+        )
+        return self._start(spec, record, replace(now, memory=memory), op, comparison)
 
     # -- the sync run ----------------------------------------------------------------
 
     def _start(
-        self, spec: AppSpec, record: AppRecord, op: SyncOperation, comparison: Comparison | None
-    ) -> bool:
+        self,
+        spec: AppSpec,
+        record: AppRecord,
+        now: OperationResult,
+        op: SyncOperation,
+        comparison: Comparison | None,
+    ) -> OperationResult:
         try:
-            revision = self.c.source.resolve(spec.repo_url, op.revision) if op.revision else record.revision
+            revision = self.source.resolve(spec.repo_url, op.revision) if op.revision else record.revision
             if revision is None:
                 raise LabkitError("no revision to sync: the repository could not be read")
-            desired = self.c.source.desired(
-                spec.name, spec.repo_url, spec.path, revision, spec.dest_namespace
+            desired = self.source.desired(
+                spec.name, spec.repo_url, spec.path, revision, spec.dest_namespace, spec.helm
             )
             if spec.has_option("CreateNamespace=true"):
-                self.c.kube.ensure_namespace(spec.dest_namespace, {"app.kubernetes.io/managed-by": "labkit"})
+                self.kube.ensure_namespace(spec.dest_namespace, {"app.kubernetes.io/managed-by": "labkit"})
         except LabkitError as e:
-            record.sync_error = one_line(e)
-            record.op_state = {
-                "phase": "Error",
-                "message": record.sync_error,
-                "startedAt": st.iso(time.time()),
-            }
+            error = one_line(e)
+            op_state = {"phase": "Error", "message": error, "startedAt": st.iso(self.clock())}
             self._clear_operation(spec)
-            return False
-        live = self.c.live.tracked(spec.name, sorted(record.kinds))
+            return replace(now, sync_error=error, op_state=op_state)
+        live = self.live.tracked(spec.name, sorted(record.kinds))
         out_of_sync = comparison.out_of_sync() if comparison and comparison.revision == revision else None
         plan = plan_sync(
             pair(list(desired.objects), live, spec.name),
@@ -150,23 +199,21 @@ class Operations:
             allow_empty=spec.allow_empty,
             only=set(op.resources) if op.resources is not None else None,
         )
-        record.run = SyncRun(
+        run = SyncRun(
             spec.name,
             revision,
             plan,
-            self.c.kube,
+            self.kube,
             dry_run=op.dry_run,
-            health_timeout_s=self.c.settings.health_timeout_s,
-            wave_pause_s=self.c.settings.wave_pause_s,
+            health_timeout_s=self.settings.health_timeout_s,
+            wave_pause_s=self.settings.wave_pause_s,
             on_result=lambda r: self._on_result(spec.name, revision, r),
+            clock=self.clock,
         )
-        if record.resumed_started_at is not None:
-            record.run.started_at, record.resumed_started_at = record.resumed_started_at, None
-            record.run.resumed = True
-        record.op = op
-        if not op.dry_run:
-            record.memory.synced_revision = revision
-        self.c.timeline.append(
+        if now.resumed_started_at is not None:
+            run.started_at, run.resumed = now.resumed_started_at, True
+        memory = now.memory if op.dry_run else replace(now.memory, synced_revision=revision)
+        self.timeline.append(
             "controller",
             "sync_started",
             app=spec.name,
@@ -176,28 +223,28 @@ class Operations:
             selective=op.resources is not None,
             tasks=len(plan.tasks),
         )
-        return self._step(spec, record)
+        return self._step(spec, replace(now, run=run, op=op, memory=memory, resumed_started_at=None))
 
-    def _step(self, spec: AppSpec, record: AppRecord) -> bool:
-        """Advance the running sync; True when it finished."""
-        run, op = record.run, record.op
+    def _step(self, spec: AppSpec, now: OperationResult) -> OperationResult:
+        """Advance the running sync; ``finished`` when it ended."""
+        run, op = now.run, now.op
         assert run is not None and op is not None
         run.step()
-        record.op_state = st.operation_state(run, op)
+        now = replace(now, op_state=st.operation_state(run, op))
         if not run.done:
-            self.c.queue.later(1.0, spec.name, "sync-wait")  # in case no watch event comes
-            return False
+            self.schedule(1.0, spec.name, "sync-wait")  # in case no watch event comes
+            return now
         succeeded = run.phase is OperationPhase.Succeeded
-        record.sync_error = "" if succeeded else run.message
+        memory = now.memory
         if op.automated:
-            record.memory.last_failed = not succeeded
-            record.memory.last_attempt_at = time.time()
+            memory = replace(memory, last_failed=not succeeded, last_attempt_at=self.clock())
             if succeeded:
-                record.memory.retries = 0
+                memory = replace(memory, retries=0)
         if succeeded and not op.dry_run:
-            record.history = st.add_history(record.history, spec, run, op)
-            record.deployed_revision = run.revision
-        self.c.timeline.append(
+            now = replace(
+                now, history=st.add_history(now.history, spec, run, op), deployed_revision=run.revision
+            )
+        self.timeline.append(
             "controller",
             "sync_finished",
             app=spec.name,
@@ -209,11 +256,11 @@ class Operations:
             duration_s=round((run.finished_at or run.started_at) - run.started_at, 3),
         )
         self._clear_operation(spec)
-        self.c.queue.add(spec.name, "synced")  # compare again right away
-        return True
+        self.schedule(0.0, spec.name, "synced")  # compare again right away
+        return replace(now, memory=memory, sync_error="" if succeeded else run.message, finished=True)
 
     def _on_result(self, app: str, revision: str, result: ResourceResult) -> None:
-        self.c.timeline.append(
+        self.timeline.append(
             "controller",
             "resource_applied",
             app=app,
@@ -232,15 +279,14 @@ class Operations:
         resourceVersion just read, so a write in between is a conflict, not lost.
         """
         name = obj["metadata"]["name"]
-        current = self.c.kube.get(API_VERSION, appdef.KIND, name, self.c.namespace)
+        current = self.kube.get(API_VERSION, KIND, name, self.namespace)
         if current is None or current.get("operation") is not None or current.get("spec") != obj.get("spec"):
             return False
-        body = appdef.operation_manifest(prune=op.prune, initiated_by=op.initiated_by)
-        body["initiatedBy"]["automated"] = True
+        body = operation_manifest(prune=op.prune, initiated_by=op.initiated_by, automated=True)
         version = current["metadata"]["resourceVersion"]
         patch = {"metadata": {"resourceVersion": version}, "operation": body}
         try:
-            self.c.kube.patch(API_VERSION, appdef.KIND, name, self.c.namespace, patch)
+            self.kube.patch(API_VERSION, KIND, name, self.namespace, patch)
         except KubeApiError as e:
             if e.code == 409:
                 return False
@@ -248,28 +294,34 @@ class Operations:
         return True
 
     def _clear_operation(self, spec: AppSpec) -> None:
-        self.c.kube.patch(API_VERSION, appdef.KIND, spec.name, self.c.namespace, {"operation": None})
+        self.kube.patch(API_VERSION, KIND, spec.name, self.namespace, {"operation": None})
 
     # -- deletion ------------------------------------------------------------------------
 
-    def finalize(self, obj: Manifest, record: AppRecord) -> None:
-        """Cascade delete: prune every tracked object, then let the Application go."""
+    def finalize(self, obj: Manifest, record: AppRecord) -> bool:
+        """Cascade delete: prune every tracked object (but ``Delete=false`` ones), then let the app go.
+
+        True when the Application may now be forgotten (its finalizer is removed).
+        """
         finalizers = list((obj.get("metadata") or {}).get("finalizers") or [])
         if FINALIZER not in finalizers:
-            return
-        for live in self.c.live.tracked(record.name, sorted(record.kinds)):
+            return False
+        for live in self.live.tracked(record.name, sorted(record.kinds)):
+            if kept_on_app_delete(live):
+                continue
             meta = live["metadata"]
-            self.c.kube.delete(live["apiVersion"], live["kind"], meta["name"], meta.get("namespace"))
-        self.c.timeline.append("controller", "app_deleted", app=record.name, cascade=True)
+            self.kube.delete(live["apiVersion"], live["kind"], meta["name"], meta.get("namespace"))
+        self.timeline.append("controller", "app_deleted", app=record.name, cascade=True)
         finalizers.remove(FINALIZER)
         patch = {"metadata": {"finalizers": finalizers or None}}
-        self.c.kube.patch(API_VERSION, appdef.KIND, record.name, self.c.namespace, patch)
-        self.c.apps.pop(record.name, None)
+        self.kube.patch(API_VERSION, KIND, record.name, self.namespace, patch)
+        return True
 
 
-def _result_lost(record: AppRecord) -> None:
+def _result_lost(now: OperationResult) -> OperationResult:
     """The controller stopped while a sync was finishing: its operation is gone, its result unknown."""
-    record.resumed_started_at = None
-    if record.op_state and record.op_state.get("phase") == OperationPhase.Running.value:
+    op_state = now.op_state
+    if op_state and op_state.get("phase") == OperationPhase.Running.value:
         message = "the controller stopped before it recorded this sync's result; sync again to be sure"
-        record.op_state = {**record.op_state, "phase": OperationPhase.Error.value, "message": message}
+        op_state = {**op_state, "phase": OperationPhase.Error.value, "message": message}
+    return replace(now, op_state=op_state, resumed_started_at=None)

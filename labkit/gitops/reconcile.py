@@ -1,181 +1,81 @@
-"""Compare: pair what Git declares with what runs, and judge each pair.
+"""Reconcile: a pure pairing of what Git declares with what the cluster runs.
 
-This is the "reconcile" half of the controller, kept free of threads and
-timers so it reads like the definition of GitOps: for every object, is the
-live one equal to the desired one (sync status), and is it working (health)?
+gitops-engine's ``pkg/sync/reconcile.go`` in Python. :func:`pair` puts every
+desired object next to the live object of the same :class:`ResourceKey`
+(``live=None`` means create, ``desired=None`` means prune); only live objects
+whose tracking id names the app (:func:`tracked_by`) take part, so an object
+labkit does not track can never be pruned. :func:`is_hook` is the one test for
+"this object is a hook" (Argo CD's ``hook.IsHook``): hooks are not compared,
+and ``labkit.gitops.hooks`` runs them in their phase.
 
-``compare`` takes the desired objects, the live tracked objects, and a
-``predict`` function that asks the API server what an object would look like
-after a server-side apply (a dry run). The result is plain data that the
-controller writes into ``Application.status``.
+``labkit.gitops.compare`` pairs to judge each object; ``labkit.gitops.plan``
+pairs to build a sync's tasks. Nothing here talks to the cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from labkit.gitops.application import (
-    HOOK_ANNOTATION,
-    HealthStatus,
-    ResourceKey,
-    SyncStatus,
-)
-from labkit.gitops.diff import ResourceDiff, server_side_diff, three_way_diff
-from labkit.gitops.health import Health, app_health, health_of
-from labkit.gitops.plan import pair
+from labkit.gitops import annotations as ann
+from labkit.gitops.types import TRACKING_ANNOTATION, Manifest, ResourceKey, TrackingIdError
 
-Manifest = dict[str, Any]
-Predict = Callable[[Manifest], tuple[Manifest | None, str]]
-"""Dry-run apply of a desired object: (predicted live object, error message or "")."""
+SKIP = "Skip"
+"""``argocd.argoproj.io/hook: Skip``: the object is rendered but never applied, compared or pruned."""
 
 
 @dataclass(frozen=True)
-class ResourceState:
-    """One object of the app: desired vs live, its diff and its health."""
+class Pair:
+    """One object as Git wants it and as the cluster has it; ``None`` on either side says which is missing."""
 
     key: ResourceKey
-    api_version: str
     desired: Manifest | None
     live: Manifest | None
-    diff: ResourceDiff
-    health: Health | None
-    message: str = ""
-
-    @property
-    def status(self) -> SyncStatus:
-        return self.diff.status
-
-    @property
-    def requires_pruning(self) -> bool:
-        return self.desired is None and self.live is not None
-
-    def to_status(self) -> Manifest:
-        """The entry of ``status.resources`` (Argo CD's ResourceStatus shape)."""
-        group, _, version = self.api_version.rpartition("/")
-        entry: Manifest = {
-            "group": group,
-            "version": version,
-            "kind": self.key.kind,
-            "namespace": self.key.namespace,
-            "name": self.key.name,
-            "status": self.status.value,
-        }
-        if self.health is not None:
-            entry["health"] = {"status": self.health.status.value}
-            if self.health.message:
-                entry["health"]["message"] = self.health.message
-        elif self.live is None and self.desired is not None:
-            entry["health"] = {"status": HealthStatus.Missing.value}
-        if self.requires_pruning:
-            entry["requiresPruning"] = True
-        if self.message:
-            entry["message"] = self.message
-        return entry
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """The whole app at one revision: per-resource states plus the summary."""
+def hook_values(obj: Manifest | None) -> list[str]:
+    """The comma-separated values of the hook annotation (``PreSync,PostSync``), as written."""
+    return [p.strip() for p in ann.value(obj, ann.HOOK).split(",") if p.strip()]
 
-    revision: str
-    resources: tuple[ResourceState, ...]
-    sync_status: SyncStatus
-    health: Health
 
-    def out_of_sync(self) -> set[ResourceKey]:
-        return {r.key for r in self.resources if r.status is not SyncStatus.Synced}
-
-    def get(self, key: ResourceKey) -> ResourceState | None:
-        return next((r for r in self.resources if r.key == key), None)
+def is_skipped(obj: Manifest | None) -> bool:
+    """Argo CD's ``Skip`` hook: the object takes no part in compare or sync."""
+    return SKIP in hook_values(obj)
 
 
 def is_hook(obj: Manifest | None) -> bool:
-    """Hooks (Jobs run around a sync) are not compared, like Argo CD."""
-    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
-    return bool(annotations.get(HOOK_ANNOTATION))
+    """True for a hook: an object run in a sync phase, never compared, never pruned (``hook.IsHook``)."""
+    return bool(hook_values(obj)) and not is_skipped(obj)
 
 
-def compare(
-    app: str,
-    revision: str,
-    desired: list[Manifest],
-    live: list[Manifest],
-    *,
-    diff_mode: str = "server-side",
-    predict: Predict | None = None,
-) -> Comparison:
-    """Pair desired and live objects and judge every pair."""
-    pairs = pair([d for d in desired if not is_hook(d)], [x for x in live if not is_hook(x)], app)
-    return summarize(revision, [_judge(p.key, p.desired, p.live, diff_mode, predict) for p in pairs])
+def is_resource(obj: Manifest | None) -> bool:
+    """An ordinary resource: compared, synced and pruned (neither a hook nor skipped)."""
+    return not hook_values(obj)
 
 
-def summarize(revision: str, states: list[ResourceState]) -> Comparison:
-    """The app's sync status and health from its resources' states."""
-    status = SyncStatus.Synced if all(s.status is SyncStatus.Synced for s in states) else SyncStatus.OutOfSync
-    missing = sum(1 for s in states if s.live is None and s.desired is not None)
-    health = app_health((s.health for s in states if s.live is not None), missing=missing)
-    return Comparison(revision, tuple(states), status, health)
+def tracked_by(obj: Manifest, app: str) -> bool:
+    """True when ``obj``'s tracking id names ``app`` and the object itself (not a copy of another)."""
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(TRACKING_ANNOTATION)
+    if not isinstance(raw, str):
+        return False
+    try:
+        owner, key = ResourceKey.parse_tracking_id(raw)
+    except TrackingIdError:
+        return False
+    return owner == app and key == ResourceKey.from_manifest(obj)
 
 
-def resource_version(obj: Manifest | None) -> str | None:
-    return ((obj or {}).get("metadata") or {}).get("resourceVersion")
-
-
-def lagging(comparison: Comparison, predicted: dict[ResourceKey, Manifest]) -> list[ResourceState]:
-    """OutOfSync resources whose live copy is older than the object the dry run was made on.
-
-    A watch cache lags the API server by a few milliseconds. When an object
-    changed in between, the dry run already carries the change and the cached
-    copy does not, so even a change of a field nobody declares looks like drift.
-    """
-    return [
-        s
-        for s in comparison.resources
-        if s.status is SyncStatus.OutOfSync
-        and s.live is not None
-        and s.key in predicted
-        and resource_version(predicted[s.key]) != resource_version(s.live)
-    ]
-
-
-def rejudge(comparison: Comparison, fresh: dict[ResourceKey, tuple[Manifest, Manifest]]) -> Comparison:
-    """Judge resources again against (predicted, current) pairs read at the same resourceVersion."""
-    if not fresh:
-        return comparison
-    states = []
-    for s in comparison.resources:
-        if s.key in fresh:
-            predicted, current = fresh[s.key]
-            diff = server_side_diff(s.key, predicted, current)
-            s = ResourceState(s.key, s.api_version, s.desired, current, diff, health_of(current), s.message)
-        states.append(s)
-    return summarize(comparison.revision, states)
-
-
-def _judge(
-    key: ResourceKey,
-    desired: Manifest | None,
-    live: Manifest | None,
-    diff_mode: str,
-    predict: Predict | None,
-) -> ResourceState:
-    api_version = str((desired or live or {}).get("apiVersion", ""))
-    message = ""
-    if desired is None:
-        diff = server_side_diff(key, None, live)  # tracked, but no longer in Git
-    elif diff_mode == "three-way" or predict is None:
-        diff = three_way_diff(key, desired, live)
-    else:
-        predicted, error = predict(desired)
-        if error:
-            # The dry run itself failed (invalid object, immutable field,
-            # unknown kind): the resource cannot be in sync, and the message
-            # is the API server's own words.
-            message = error
-            diff = ResourceDiff(key, SyncStatus.OutOfSync, "server-side", (), f"dry run failed: {error}")
-        else:
-            diff = server_side_diff(key, predicted, live)
-    health = health_of(live) if live is not None else None
-    return ResourceState(key, api_version, desired, live, diff, health, message)
+def pair(desired: list[Manifest], live: list[Manifest], app: str) -> list[Pair]:
+    """Pair objects by key: Git's order first, then tracked live objects Git no longer has, sorted."""
+    live_by_key: dict[ResourceKey, Manifest] = {}
+    for obj in live:
+        if tracked_by(obj, app):
+            live_by_key.setdefault(ResourceKey.from_manifest(obj), obj)
+    pairs: list[Pair] = []
+    seen: set[ResourceKey] = set()
+    for obj in desired:
+        key = ResourceKey.from_manifest(obj)
+        if key not in seen:
+            seen.add(key)
+            pairs.append(Pair(key, obj, live_by_key.get(key)))
+    pairs += [Pair(key, None, live_by_key[key]) for key in sorted(live_by_key.keys() - seen)]
+    return pairs

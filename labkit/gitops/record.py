@@ -1,23 +1,33 @@
 """What the controller remembers about one Application, and the status it writes.
 
-Most of it is rebuilt from ``Application.status`` when the controller starts
-(history, the last synced revision), so a restarted controller picks up where
-the last one stopped. The rest (comparison, the running sync) lives only in
-memory and is recomputed on the first reconcile.
+Only :class:`labkit.gitops.controller.Controller` changes an :class:`AppRecord`:
+the parts of a reconcile return what they found or decided
+(``refresh.RefreshResult``, ``comparer.CompareResult``,
+``operations.OperationResult``) and the controller copies it here with the
+``apply_*`` methods. Most of a record is rebuilt from ``Application.status``
+when the controller starts (history, the last synced revision), so a
+restarted controller picks up where the last one stopped. The rest (the
+comparison, the running sync) lives only in memory and is recomputed on the
+first reconcile.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.errors import LabkitError
 from labkit.gitops import status as st
-from labkit.gitops.application import AppSpec, ResourceKey, SyncOperation
-from labkit.gitops.policy import Memory
-from labkit.gitops.reconcile import Comparison
+from labkit.gitops.application import AppSpec, SyncOperation
+from labkit.gitops.autosync import Memory
+from labkit.gitops.compare import Comparison
 from labkit.gitops.sync import SyncRun
+from labkit.gitops.types import ResourceKey
+
+if TYPE_CHECKING:
+    from labkit.gitops.comparer import CompareResult
+    from labkit.gitops.operations import OperationResult
 
 Manifest = dict[str, Any]
 
@@ -43,7 +53,7 @@ class AppRecord:
     """The commit the last Git refresh resolved targetRevision to."""
     next_poll_at: float = 0.0
     comparison: Comparison | None = None
-    kinds: set[tuple[str, str]] = field(default_factory=set)
+    kinds: frozenset[tuple[str, str]] = frozenset()
     """Every (apiVersion, kind) this app has managed: watched, and searched when pruning."""
     run: SyncRun | None = None
     op: SyncOperation | None = None
@@ -65,6 +75,10 @@ class AppRecord:
     """The last comparison raced a change on the server: do not act on it, look again shortly."""
     resumed_started_at: float | None = None
 
+    @property
+    def syncing(self) -> bool:
+        return self.run is not None and not self.run.done
+
     @classmethod
     def from_status(cls, name: str, status: Manifest) -> AppRecord:
         record = cls(name)
@@ -75,16 +89,34 @@ class AppRecord:
         record.op_state = op_state or None
         result = op_state.get("syncResult") or {}
         if result.get("revision") and not (op_state.get("operation", {}).get("sync") or {}).get("dryRun"):
-            record.memory.synced_revision = result["revision"]
-            record.memory.last_failed = op_state.get("phase") in ("Failed", "Error")
+            failed = op_state.get("phase") in ("Failed", "Error")
+            record.memory = Memory(synced_revision=result["revision"], last_failed=failed)
         if op_state.get("phase") == "Running" and op_state.get("startedAt"):
             # A sync was cut short (controller killed): resume it under the
             # same start time, so its history entry is not written twice.
             record.resumed_started_at = parse_iso(op_state["startedAt"])
+        kinds = set()
         for r in status.get("resources") or []:
             group, version = r.get("group", ""), r.get("version", "")
-            record.kinds.add((f"{group}/{version}" if group else version, r.get("kind", "")))
+            kinds.add((f"{group}/{version}" if group else version, r.get("kind", "")))
+        record.kinds = frozenset(kinds)
         return record
+
+    def apply_compare(self, result: CompareResult) -> None:
+        """Take what the comparer found (its comparison is taken by the controller's observe step)."""
+        self.render_error, self.shared, self.unsettled = result.render_error, result.shared, result.unsettled
+        self.kinds = result.kinds
+        if result.carried_to is not None:
+            if self.memory.synced_revision == self.deployed_revision:
+                self.memory = replace(self.memory, synced_revision=result.carried_to)
+            self.deployed_revision = result.carried_to
+
+    def apply_operation(self, result: OperationResult) -> None:
+        """Take what the operations decided: the run, the operation state, memory and history."""
+        self.run, self.op, self.op_state = result.run, result.op, result.op_state
+        self.memory, self.history = result.memory, result.history
+        self.deployed_revision, self.sync_error = result.deployed_revision, result.sync_error
+        self.last_decision, self.resumed_started_at = result.last_decision, result.resumed_started_at
 
     def conditions(self) -> dict[str, str]:
         """Condition type -> message, for every problem the app has now."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from labkit.gitops.application import AppSpec, OperationPhase, ResourceKey, SyncOperation, SyncStatus
-from labkit.gitops.reconcile import Comparison
+from labkit.gitops.application import AppSpec, SyncOperation
+from labkit.gitops.compare import Comparison
 from labkit.gitops.sync import SyncRun
+from labkit.gitops.types import OperationPhase, ResourceKey, SyncStatus
 
 Manifest = dict[str, Any]
 
@@ -21,7 +22,6 @@ Manifest = dict[str, Any]
 INVALID_SPEC = "InvalidSpecError"
 COMPARISON_ERROR = "ComparisonError"
 SYNC_ERROR = "SyncError"
-CLUSTER_ERROR = "UnknownError"
 SHARED_RESOURCE_WARNING = "SharedResourceWarning"
 
 

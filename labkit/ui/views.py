@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from labkit.gitops.reconcile import Comparison
+    from labkit.gitops.compare import Comparison
 
 Manifest = dict[str, Any]
 

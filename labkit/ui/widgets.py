@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from labkit.errors import LabkitError
-from labkit.gitops.application import APP_NAMESPACE, GROUP, KIND, VERSION
+from labkit.gitops.application import API_VERSION, APP_NAMESPACE, KIND
 from labkit.ui.panel import DEFAULT_IMAGES, AppPanel, DriftInjector
 from labkit.ui.quiz import Question, Quiz
 
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from labkit.kube import Kube
 
 Manifest = dict[str, Any]
-API_VERSION = f"{GROUP}/{VERSION}"
 log = logging.getLogger(__name__)
 
 

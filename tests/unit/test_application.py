@@ -12,17 +12,20 @@ from labkit.gitops.application import (
     APP_NAMESPACE,
     AppSpec,
     Backoff,
-    HealthStatus,
     InvalidSpec,
-    OperationPhase,
-    ResourceKey,
     Retry,
     SyncOperation,
-    TrackingIdError,
     application_manifest,
     crd_manifest,
     operation_manifest,
     parse_duration,
+)
+from labkit.gitops.types import (
+    DiffMode,
+    HealthStatus,
+    OperationPhase,
+    ResourceKey,
+    TrackingIdError,
     parse_tracking_id,
     worst,
 )
@@ -237,3 +240,27 @@ def test_crd_and_application_import_in_either_order_without_a_cycle(first: str) 
     second = "application" if first == "crd" else "crd"
     code = f"import labkit.gitops.{first}, labkit.gitops.{second}; labkit.gitops.application.crd_manifest()"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)
+
+
+def test_the_crd_offers_exactly_the_diff_modes_the_spec_understands() -> None:
+    assert crd.DIFF_MODES == tuple(m.value for m in DiffMode)
+
+
+def test_a_sync_option_labkit_does_not_carry_out_makes_the_spec_invalid() -> None:
+    app = application_manifest("demo", "file:///r.git", "apps/demo", "demo", sync_options=["Replace=true"])
+    with pytest.raises(InvalidSpec, match="does not carry out spec.syncPolicy.syncOptions \\['Replace=true'\\]"):
+        AppSpec.from_manifest(app)
+
+
+def test_sync_options_that_match_what_labkit_always_does_are_accepted() -> None:
+    options = ["ServerSideApply=true", "Validate=false", "CreateNamespace=true"]
+    app = application_manifest("demo", "file:///r.git", "apps/demo", "demo", sync_options=options)
+    assert AppSpec.from_manifest(app).sync_options == frozenset(options)
+
+
+def test_the_diff_mode_is_an_enum_and_an_unknown_one_is_refused() -> None:
+    app = application_manifest("demo", "file:///r.git", "apps/demo", "demo", diff_mode="three-way")
+    assert AppSpec.from_manifest(app).diff_mode is DiffMode.ThreeWay
+    app["spec"]["diffMode"] = "two-way"
+    with pytest.raises(InvalidSpec, match="spec.diffMode 'two-way' is not one of"):
+        AppSpec.from_manifest(app)

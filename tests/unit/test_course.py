@@ -18,7 +18,7 @@ from labkit import course
 from labkit.errors import LabkitError
 from labkit.events import Event, Timeline
 from labkit.git import CommitInfo, LabRepo
-from labkit.gitops.reconcile import compare
+from labkit.gitops.compare import compare
 from labkit.settings import PROJECT_ROOT
 
 STARTER = PROJECT_ROOT / "repos" / "starter"

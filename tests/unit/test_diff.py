@@ -15,16 +15,16 @@ from typing import Any
 import pytest
 import yaml
 
-from labkit.gitops.application import ResourceKey, SyncStatus
 from labkit.gitops.diff import (
+    ResourceDiff,
     changed_paths,
-    compare,
     last_applied,
     merge_three_way,
     normalize,
     server_side_diff,
     three_way_diff,
 )
+from labkit.gitops.types import DiffMode, Manifest, ResourceKey, SyncStatus
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "diff"
 SCENARIOS = sorted(p.name for p in FIXTURES.glob("*.yaml"))
@@ -34,6 +34,15 @@ KEY = ResourceKey("apps", "Deployment", "demo", "web")
 def scenario(name: str) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((FIXTURES / name).read_text())
     return data
+
+
+def compare(
+    mode: str, key: ResourceKey, desired: Manifest | None, live: Manifest | None, predicted: Manifest | None
+) -> ResourceDiff:
+    """The diff in ``mode``; ``predicted`` (the dry run of ``desired``) is only read server-side."""
+    if DiffMode(mode) is DiffMode.ThreeWay:
+        return three_way_diff(key, desired, live)
+    return server_side_diff(key, predicted if desired is not None else None, live)
 
 
 def run_mode(mode: str, s: dict[str, Any]) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from labkit.gitops.application import HealthStatus, ResourceKey
+from labkit.gitops.types import HealthStatus, ResourceKey
 from labkit.gitops.health import Health, app_health, app_health_by_key, health_of
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "health"

@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from labkit.gitops.application import TRACKING_ANNOTATION, Manifest, ResourceKey, SyncPhase
-from labkit.gitops.plan import KIND_ORDER, Action, SyncPlan, pair, plan_sync, tracked_by, waves
+from labkit.gitops.hooks import DeletePolicy
+from labkit.gitops.plan import Action, SyncPlan, plan_sync
+from labkit.gitops.reconcile import is_hook, pair, tracked_by
+from labkit.gitops.types import TRACKING_ANNOTATION, Manifest, ResourceKey, SyncPhase
+from labkit.gitops.waves import KIND_ORDER, group
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "plan"
 SCENARIOS = sorted(p.name for p in FIXTURES.glob("*.yaml"))
@@ -152,6 +155,22 @@ def test_selective_sync_only_plans_the_named_resources() -> None:
             {"labkit.dev/hook": "PreSync", "labkit.dev/hook-delete-policy": "Never"},
             "ConfigMap demo/a: unknown labkit.dev/hook-delete-policy 'Never'",
         ),
+        (
+            {"argocd.argoproj.io/sync-wave": "1.5"},
+            "ConfigMap demo/a: argocd.argoproj.io/sync-wave must be an integer, got '1.5'",
+        ),
+        (
+            {"argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/hook-delete-policy": "Always"},
+            "ConfigMap demo/a: unknown argocd.argoproj.io/hook-delete-policy 'Always'",
+        ),
+        (
+            {"argocd.argoproj.io/sync-options": "Replace=true"},
+            "ConfigMap demo/a: labkit does not carry out argocd.argoproj.io/sync-options 'Replace=true'",
+        ),
+        (
+            {"argocd.argoproj.io/compare-options": "IncludeMutationWebhook=true"},
+            "ConfigMap demo/a: labkit does not carry out argocd.argoproj.io/compare-options",
+        ),
     ],
 )
 def test_a_bad_annotation_refuses_the_whole_plan(annotations: dict[str, str], message: str) -> None:
@@ -169,11 +188,12 @@ def test_a_bad_annotation_refuses_the_whole_plan(annotations: dict[str, str], me
 
 def test_hooks_carry_their_delete_policy_with_before_hook_creation_as_default() -> None:
     plan = plan_of(load("app-waves-and-hooks.yaml"))
-    policies = {t.key.name: t.hook_delete_policy for t in plan.tasks}
-    assert policies["migrate"] == "HookSucceeded"
-    assert policies["smoke-test"] == "BeforeHookCreation"
-    assert policies["web"] is None
-    assert all(t.action is Action.Create for t in plan.tasks if t.is_hook)
+    policies = {t.key.name: t.delete_policies for t in plan.tasks}
+    assert policies["migrate"] == {DeletePolicy.HookSucceeded}
+    assert policies["smoke-test"] == {DeletePolicy.BeforeHookCreation}
+    assert policies["web"] == frozenset()
+    assert all(t.action is Action.Create for t in plan.tasks if t.hook)
+    assert {t.key.name for t in plan.tasks if t.hook} == {"migrate", "smoke-test", "notify"}
 
 
 def test_a_hook_in_two_phases_runs_in_both() -> None:
@@ -206,7 +226,7 @@ def test_per_resource_prune_last_moves_only_that_prune_after_the_last_wave() -> 
 
 
 def test_waves_group_tasks_by_phase_and_wave_in_execution_order() -> None:
-    groups = waves(plan_of(load("app-waves-and-hooks.yaml")))
+    groups = group(plan_of(load("app-waves-and-hooks.yaml")).tasks)
     assert [(phase, wave, len(tasks)) for phase, wave, tasks in groups] == [
         (SyncPhase.PreSync, 0, 1),
         (SyncPhase.Sync, -1, 1),
@@ -223,7 +243,50 @@ def test_kind_order_is_argo_cds() -> None:
     assert KIND_ORDER[-1] == "APIService" and len(KIND_ORDER) == 35
 
 
-def test_task_object_is_desired_when_present_else_live() -> None:
-    plan = plan_of(load("app-prune.yaml"))
-    for task in plan.tasks:
-        assert task.obj is (task.desired if task.desired is not None else task.live)
+def test_argo_cd_annotation_names_win_over_labkits_older_ones() -> None:
+    both = {"argocd.argoproj.io/sync-wave": "3", "labkit.dev/sync-wave": "-3"}
+    plan = plan_sync(
+        pair([obj("ConfigMap", "a", tracked=None, **both)], [], APP),
+        None,
+        prune=False,
+        apply_out_of_sync_only=False,
+        prune_last=False,
+        allow_empty=False,
+    )
+    assert lines(plan) == ["Sync 3 Create ConfigMap demo/a"]
+
+
+@pytest.mark.parametrize("name", ["argocd.argoproj.io/hook", "labkit.dev/hook"])
+def test_a_sync_hook_is_a_hook_and_a_skip_is_not(name: str) -> None:
+    assert is_hook(obj("Job", "j", **{name: "Sync"}))
+    assert is_hook(obj("Job", "j", **{name: "PreSync,PostSync"}))
+    assert not is_hook(obj("Job", "j", **{name: "Skip"}))
+    assert not is_hook(obj("Job", "j"))
+
+
+def test_a_sync_phase_hook_runs_with_the_resources_and_is_created_afresh() -> None:
+    hook = obj("Job", "seed", api_version="batch/v1", tracked=None, **{"argocd.argoproj.io/hook": "Sync"})
+    live_hook = obj("Job", "seed", api_version="batch/v1", **{"argocd.argoproj.io/hook": "Sync"})
+    plan = plan_sync(
+        pair([hook, obj("ConfigMap", "a", tracked=None)], [live_hook], APP),
+        set(),
+        prune=True,
+        apply_out_of_sync_only=True,
+        prune_last=False,
+        allow_empty=False,
+    )
+    assert lines(plan) == ["Sync 0 Create ConfigMap demo/a", "Sync 0 Create batch/Job demo/seed"]
+    assert [t.hook for t in plan.tasks] == [False, True]
+
+
+def test_a_live_object_marked_ignore_extraneous_is_still_pruned_when_asked() -> None:
+    extra = obj("ConfigMap", "generated", **{"argocd.argoproj.io/compare-options": "IgnoreExtraneous"})
+    plan = plan_sync(
+        pair([obj("ConfigMap", "a", tracked=None)], [extra], APP),
+        None,
+        prune=True,
+        apply_out_of_sync_only=False,
+        prune_last=False,
+        allow_empty=False,
+    )
+    assert lines(plan) == ["Sync 0 Create ConfigMap demo/a", "Sync 0 Prune ConfigMap demo/generated"]

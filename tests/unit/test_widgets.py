@@ -29,7 +29,7 @@ from labkit.drift import KINDS  # noqa: E402
 from labkit.errors import GitError  # noqa: E402
 from labkit.events import Timeline  # noqa: E402
 from labkit.git import LabRepo  # noqa: E402
-from labkit.gitops.reconcile import compare  # noqa: E402
+from labkit.gitops.compare import compare  # noqa: E402
 from labkit.settings import PROJECT_ROOT  # noqa: E402
 from labkit.ui import views  # noqa: E402
 from labkit.ui.panel import AppPanel  # noqa: E402

@@ -1,12 +1,12 @@
-"""Compare when the watch cache lags the dry run (labkit.gitops.reconcile.lagging / rejudge)."""
+"""Compare (labkit.gitops.compare): a watch cache that lags the dry run, hooks, IgnoreExtraneous."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from labkit.gitops.application import ResourceKey, SyncStatus
-from labkit.gitops.reconcile import compare, lagging, rejudge
+from labkit.gitops.compare import compare, lagging, rejudge
+from labkit.gitops.types import ResourceKey, SyncStatus
 
 KEY = ResourceKey("", "ConfigMap", "demo", "web-config")
 
@@ -49,3 +49,32 @@ def test_a_declared_change_stays_drift_when_judged_against_the_current_object() 
     fresh = rejudge(comparison, {KEY: (predicted, current)})
     assert fresh.sync_status is SyncStatus.OutOfSync
     assert fresh.resources[0].diff.changed_paths == ("data.GREETING",)
+
+
+def tracked(kind: str, name: str, **annotations: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": "demo"}
+    obj = {"apiVersion": "v1", "kind": kind, "metadata": meta}
+    key = ResourceKey.from_manifest(obj)
+    meta["annotations"] = {"labkit.dev/tracking-id": key.tracking_id("demo"), **annotations}
+    return obj
+
+
+def test_an_extraneous_object_marked_ignore_extraneous_does_not_make_the_app_out_of_sync() -> None:
+    extra = tracked("ConfigMap", "generated", **{"argocd.argoproj.io/compare-options": "IgnoreExtraneous"})
+    result = compare("demo", "a" * 40, [], [extra])
+    assert result.sync_status is SyncStatus.Synced
+    state = result.get(ResourceKey("", "ConfigMap", "demo", "generated"))
+    assert state is not None and state.status is SyncStatus.OutOfSync and state.requires_pruning
+
+
+def test_an_extraneous_object_without_the_option_makes_the_app_out_of_sync() -> None:
+    assert compare("demo", "a" * 40, [], [tracked("ConfigMap", "old")]).sync_status is SyncStatus.OutOfSync
+
+
+def test_hooks_and_skipped_objects_are_not_compared_but_sync_hooks_are_hooks_too() -> None:
+    desired = [
+        tracked("Pod", "migrate", **{"argocd.argoproj.io/hook": "Sync"}),
+        tracked("ConfigMap", "draft", **{"argocd.argoproj.io/hook": "Skip"}),
+    ]
+    result = compare("demo", "a" * 40, desired, [])
+    assert result.resources == () and result.sync_status is SyncStatus.Synced

@@ -1,25 +1,16 @@
-"""Auto-sync, self-heal and retry decisions (labkit.gitops.policy)."""
+"""Auto-sync, self-heal and retry decisions (labkit.gitops.autosync, labkit.gitops.selfheal)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from labkit.gitops.application import (
-    AppSpec,
-    HealthStatus,
-    OperationPhase,
-    ResourceKey,
-    Retry,
-    SyncOperation,
-    SyncStatus,
-)
+from labkit.gitops.application import AppSpec, Retry
+from labkit.gitops.autosync import Act, Memory, decide
+from labkit.gitops.compare import Comparison, ResourceState
 from labkit.gitops.diff import ResourceDiff
 from labkit.gitops.health import Health
-from labkit.gitops.plan import SyncPlan
-from labkit.gitops.policy import Act, Memory, decide, heal_delay
-from labkit.gitops.reconcile import Comparison, ResourceState
-from labkit.gitops.status import add_history
-from labkit.gitops.sync import SyncRun
+from labkit.gitops.selfheal import heal_delay, observe_drift
+from labkit.gitops.types import DiffMode, HealthStatus, ResourceKey, SyncStatus
 from labkit.settings import ControllerSettings
 
 KEY = ResourceKey("apps", "Deployment", "demo", "web")
@@ -27,7 +18,7 @@ SETTINGS = ControllerSettings()
 
 
 def comparison(status: SyncStatus, revision: str = "a" * 40) -> Comparison:
-    diff = ResourceDiff(KEY, status, "server-side", ("spec.replicas",), "")
+    diff = ResourceDiff(KEY, status, DiffMode.ServerSide, ("spec.replicas",), "")
     state = ResourceState(KEY, "apps/v1", {}, {}, diff, Health(HealthStatus.Healthy))
     return Comparison(revision, (state,), status, Health(HealthStatus.Healthy))
 
@@ -70,7 +61,7 @@ def test_self_heal_syncs_only_out_of_sync_resources_then_backs_off() -> None:
         spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 100.0, SETTINGS
     )
     assert first.act is Act.SelfHeal and first.resources == frozenset({KEY})
-    memory.heal_attempts, memory.last_heal_at = 1, 100.0
+    memory = replace(memory, heal_attempts=1, last_heal_at=100.0)
     second = decide(
         spec(automated=True, self_heal=True), comparison(SyncStatus.OutOfSync), memory, 101.0, SETTINGS
     )
@@ -92,16 +83,8 @@ def test_failed_auto_sync_is_retried_with_backoff_when_retry_allows() -> None:
     s = spec(automated=True, retry=Retry(limit=2))
     assert decide(s, comparison(SyncStatus.OutOfSync), memory, 101.0, SETTINGS).act is Act.Wait
     assert decide(s, comparison(SyncStatus.OutOfSync), memory, 106.0, SETTINGS).act is Act.Retry
-    memory.retries = 2
+    memory = replace(memory, retries=2)
     assert decide(s, comparison(SyncStatus.OutOfSync), memory, 1000.0, SETTINGS).act is Act.Nothing
-
-
-def test_status_merge_patch_removes_keys_the_new_status_no_longer_has() -> None:
-    from labkit.gitops.status import merge_patch
-
-    old = {"health": {"status": "Progressing", "message": "2 of 5"}, "conditions": [{"type": "X"}]}
-    new = {"health": {"status": "Healthy"}}
-    assert merge_patch(old, new) == {"health": {"status": "Healthy", "message": None}, "conditions": None}
 
 
 def test_self_heal_keeps_counting_while_the_same_revision_keeps_drifting() -> None:
@@ -110,7 +93,7 @@ def test_self_heal_keeps_counting_while_the_same_revision_keeps_drifting() -> No
     assert decide(s, drifted, memory, 101.0, SETTINGS).act is Act.Wait
     second = decide(s, drifted, memory, 102.1, SETTINGS)
     assert (second.act, second.attempt) == (Act.SelfHeal, 2)
-    memory.heal_attempts, memory.last_heal_at = 2, 102.1
+    memory = replace(memory, heal_attempts=2, last_heal_at=102.1)
     assert decide(s, drifted, memory, 107.0, SETTINGS).wait_s > 1.0, "6 s after the second attempt"
     assert decide(s, drifted, memory, 108.2, SETTINGS).attempt == 3
 
@@ -131,19 +114,51 @@ def test_the_self_heal_cooldown_comes_from_the_controller_settings() -> None:
     assert (d.act, d.attempt) == (Act.SelfHeal, 1)
 
 
-def succeeded_run(revision: str, started: float, *, resumed: bool = False) -> SyncRun:
-    run = SyncRun("demo", revision, SyncPlan(()), kube=None, clock=lambda: started)  # type: ignore[arg-type]
-    run.phase, run.finished_at, run.resumed = OperationPhase.Succeeded, started + 0.2, resumed
-    return run
+def test_drift_is_out_of_sync_on_the_deployed_revision_and_is_reported_once() -> None:
+    drifted = comparison(SyncStatus.OutOfSync)
+    first = observe_drift(
+        drifted,
+        deployed_revision="a" * 40,
+        sync_running=False,
+        drifting_before=frozenset(),
+        heal_attempts=0,
+        self_heal=True,
+    )
+    assert first.drifting == {KEY}
+    assert [kind for kind, _ in first.events] == ["drift_detected"]
+    assert first.events[0][1]["paths"] == {str(KEY): ["spec.replicas"]}
+    again = observe_drift(
+        drifted,
+        deployed_revision="a" * 40,
+        sync_running=False,
+        drifting_before=first.drifting,
+        heal_attempts=0,
+        self_heal=True,
+    )
+    assert again.drifting == {KEY} and again.events == []
 
 
-def test_history_keeps_two_syncs_of_one_revision_that_start_in_the_same_second() -> None:
-    history = add_history([], spec(), succeeded_run("a" * 40, 100.1), SyncOperation())
-    history = add_history(history, spec(), succeeded_run("a" * 40, 100.6), SyncOperation())
-    assert [h["id"] for h in history] == [0, 1]
+def test_a_new_revision_or_a_running_sync_is_not_drift() -> None:
+    for deployed, running in (("b" * 40, False), ("a" * 40, True)):
+        report = observe_drift(
+            comparison(SyncStatus.OutOfSync),
+            deployed_revision=deployed,
+            sync_running=running,
+            drifting_before=frozenset(),
+            heal_attempts=0,
+            self_heal=True,
+        )
+        assert report.drifting == frozenset() and report.events == []
 
 
-def test_a_resumed_sync_does_not_add_its_history_entry_twice() -> None:
-    history = add_history([], spec(), succeeded_run("a" * 40, 100.0), SyncOperation())
-    again = succeeded_run("a" * 40, 100.0, resumed=True)
-    assert add_history(history, spec(), again, SyncOperation()) == history
+def test_drift_that_is_gone_is_reported_healed_with_the_attempts_it_took() -> None:
+    report = observe_drift(
+        comparison(SyncStatus.Synced),
+        deployed_revision="a" * 40,
+        sync_running=False,
+        drifting_before=frozenset({KEY}),
+        heal_attempts=2,
+        self_heal=True,
+    )
+    assert report.drifting == frozenset()
+    assert report.events == [("healed", {"revision": "a" * 40, "resources": [str(KEY)], "attempts": 2})]
