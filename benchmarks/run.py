@@ -49,10 +49,24 @@ def _drift(tmp: Path, repeat: int) -> list[Row]:
         Lab.teardown(settings, progress=lambda m: None)
 
 
+def _engines(tmp: Path, repeat: int) -> list[Row]:
+    from benchmarks import bench_engines
+    from labkit.lab import Lab
+    from labkit.settings import Settings
+
+    settings = Settings(home=tmp / "engines-home")
+    lab = Lab.up(settings, progress=lambda m: None)
+    try:
+        return bench_engines.run(lab)
+    finally:
+        Lab.teardown(settings, progress=lambda m: None)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {
     "up": _up,
     "controller": _controller,
     "drift": _drift,
+    "engines": _engines,
 }
 
 
