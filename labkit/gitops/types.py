@@ -32,6 +32,7 @@ __all__ = [
     "APP_NAMESPACE",
     "FIELD_MANAGER",
     "FINALIZER",
+    "Health",
     "GROUP",
     "KIND",
     "REFRESH_ANNOTATION",
@@ -78,6 +79,14 @@ class HealthStatus(StrEnum):
     @property
     def healthy(self) -> bool:
         return self is HealthStatus.Healthy
+
+
+@dataclass(frozen=True)
+class Health:
+    """One object's (or one app's) health, with Argo CD's message when it is not Healthy."""
+
+    status: HealthStatus
+    message: str = ""
 
 
 def worst(statuses: Iterable[HealthStatus]) -> HealthStatus:

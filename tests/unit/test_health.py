@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from labkit.gitops.types import HealthStatus, ResourceKey
 from labkit.gitops.health import Health, app_health, app_health_by_key, health_of
+from labkit.gitops.types import HealthStatus, ResourceKey
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "health"
 ALL = sorted(p.name for p in FIXTURES.glob("*.yaml"))
@@ -51,6 +51,18 @@ MESSAGES = {
     "persistentvolumeclaim-degraded.yaml": "The claim lost its volume",
     "namespace-progressing.yaml": "Namespace is terminating",
     "application-degraded.yaml": "apps/Deployment demo/web: Deployment 'web' exceeded its progress deadline",
+    "ingress-progressing.yaml": "",
+    "horizontalpodautoscaler-healthy.yaml": "the desired count is within the acceptable range",
+    "horizontalpodautoscaler-degraded.yaml": "the HPA was unable to compute the replica count: "
+    "failed to get cpu utilization: unable to get metrics for resource cpu",
+    "horizontalpodautoscaler-progressing.yaml": "Waiting to Autoscale",
+    "horizontalpodautoscaler-healthy-v1.yaml": "the HPA controller was able to update the target scale to 3",
+    "horizontalpodautoscaler-degraded-v1.yaml": "the HPA controller was unable to get the target's "
+    'current scale: deployments/scale.apps "web" not found',
+    "horizontalpodautoscaler-progressing-v1.yaml": "Waiting to Autoscale",
+    "apiservice-healthy.yaml": "Passed: all checks passed",
+    "apiservice-progressing.yaml": 'MissingEndpoints: endpoints for service/metrics-server in "kube-system" '
+    'have no addresses with port name "https"',
 }
 
 
@@ -89,6 +101,7 @@ def test_every_kind_with_a_check_has_a_healthy_and_a_non_healthy_fixture() -> No
         if statuses != {"none"}:
             assert "healthy" in statuses and len(statuses) >= 2, kind
     assert {"deployment", "pod", "service", "job", "persistentvolumeclaim", "namespace"} <= kinds.keys()
+    assert {"ingress", "horizontalpodautoscaler", "apiservice"} <= kinds.keys()
     assert kinds["deployment"] == {"healthy", "progressing", "degraded", "suspended"}
 
 
