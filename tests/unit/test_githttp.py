@@ -6,10 +6,12 @@ import base64
 import gzip
 import io
 import os
+import signal
 import stat
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,3 +233,33 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(LabkitError) as e:
             githttp.GitHTTPServer(tmp_path, s.getsockname()[1])
     assert "ss -ltnp" in e.value.hint
+
+
+def test_run_without_the_labs_repository_says_to_run_labkit_up(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from labkit.cli import main
+
+    result = CliRunner().invoke(main, ["git-http", "run", "--state-dir", str(tmp_path), "--port", "1"])
+    assert result.exit_code == 1
+    assert "no Git repository" in result.output and "labkit up" in result.output
+
+
+def test_the_supervisors_command_line_serves_until_sigterm_and_exits_0(served: tuple[Path, str]) -> None:
+    state, _ = served
+    port = ports.port(state, "git-http-argv")
+    url = f"http://127.0.0.1:{port}/gitops.git"
+    with subprocess.Popen(githttp.argv(state, port), stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            deadline = time.monotonic() + 20
+            while _git("ls-remote", url).returncode != 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert _git("ls-remote", url).returncode == 0
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0
+    assert f"serving {url}" in stderr
+    assert '"GET /gitops.git/info/refs?service=git-upload-pack" 200' in stderr
