@@ -61,9 +61,13 @@ def _spec_schema() -> Manifest:
 
 
 def _helm_schema() -> Manifest:
-    """``spec.source.helm``: the fields of Argo CD's ``ApplicationSourceHelm`` labkit's agent reads."""
+    """``spec.source.helm``: the fields of Argo CD's ``ApplicationSourceHelm`` labkit's agent reads.
+
+    Other fields are kept, not pruned, so that the agent can say it does not
+    support them (``labkit.gitops.helm``) instead of silently ignoring them.
+    """
     parameter = _obj(["name"], name=_t("string"), value=_t("string"), forceString=_t("boolean"))
-    return _obj(
+    schema = _obj(
         releaseName=_t("string"),
         valueFiles=_t("array", items=_t("string")),
         values=_t("string"),
@@ -74,6 +78,7 @@ def _helm_schema() -> Manifest:
         skipTests=_t("boolean"),
         namespace=_t("string"),
     )
+    return {**schema, "x-kubernetes-preserve-unknown-fields": True}
 
 
 def _operation_schema() -> Manifest:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from labkit.gitops.application import application_manifest
 from labkit.gitops.helm import HelmParameter, HelmSource
 from labkit.settings import Settings
 from tests.integration.apphelpers import GitApp, eventually
@@ -117,3 +118,12 @@ def test_a_missing_value_file_is_reported_with_helms_message(gitapp: GitApp) -> 
     assert gitapp.live("Deployment", gitapp.name, "apps/v1") is None
     sha = gitapp.commit("add qa values", **{"values-qa.yaml": "replicas: 1\n"})
     gitapp.wait(sync="Synced", health="Healthy", revision=sha, timeout_s=90)
+
+
+def test_a_helm_field_the_agent_does_not_support_is_reported_not_ignored(gitapp: GitApp) -> None:
+    gitapp.commit("the demo chart", **chart_files())
+    app = application_manifest(gitapp.name, gitapp.repo.url, gitapp.path, gitapp.namespace, auto_sync=True)
+    app["spec"]["source"]["helm"] = {"fileParameters": [{"name": "config.greeting", "path": "greeting.txt"}]}
+    assert gitapp.kube.apply(app, field_manager="test").ok
+    message = condition_containing(gitapp, "ComparisonError")
+    assert "spec.source.helm.fileParameters is not supported by labkit's agent" in message

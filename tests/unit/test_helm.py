@@ -101,6 +101,9 @@ def test_the_crd_schema_offers_exactly_the_fields_the_agent_reads() -> None:
     helm = schema["properties"]["spec"]["properties"]["source"]["properties"]["helm"]
     assert tuple(helm["properties"]) == FIELDS
     assert helm["properties"]["valuesObject"]["x-kubernetes-preserve-unknown-fields"] is True
+    assert helm["x-kubernetes-preserve-unknown-fields"] is True, (
+        "unknown fields reach the agent, which says so"
+    )
 
 
 # -- parameters and CLI flags ----------------------------------------------------------------------
