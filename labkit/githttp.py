@@ -177,7 +177,7 @@ def copy_chunked(source: io.BufferedIOBase, dest: IO[bytes]) -> int:
 class GitHTTPServer(ThreadingHTTPServer):
     """A threaded HTTP server bound to 127.0.0.1 that serves one lab's ``repos/gitops.git``."""
 
-    daemon_threads = True
+    daemon_threads = False  # server_close() waits for requests in flight: SIGTERM never cuts a push short
 
     def __init__(self, state_dir: Path, port: int) -> None:
         self.state_dir = Path(state_dir)

@@ -224,6 +224,8 @@ def notify_engines(state_dir: Path, bare: Path, update: RefUpdate) -> list[str]:
     from labkit import forge
     from labkit.git import http_url, pushed_commits
 
+    if forge.argocd_webhook_url(state_dir) is None and not (state_dir / forge.FLUX_INFO).exists():
+        return []  # neither engine runs on this lab
     url = http_url(state_dir / "repos" / bare.name)
     notices = []
     if forge.argocd_webhook_url(state_dir) is not None:
