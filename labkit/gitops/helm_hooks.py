@@ -2,9 +2,10 @@
 
 ``labkit.gitops.render`` calls :func:`map_hooks` on every object it renders,
 chart or not: gitops-engine reads Helm's hook annotations on any object
-(``pkg/sync/hook/helm``). The agent's hooks and waves then read only Argo CD's
-annotations, which is where a learner sees the mapping too
-(``kubectl get job -o yaml``). Pure functions, no I/O.
+(``pkg/sync/hook/helm``). The agent's hooks and waves
+(``labkit.gitops.hooks``, ``labkit.gitops.waves``) then read only Argo CD's
+annotations (``labkit.gitops.annotations``), which is where a learner sees
+the mapping too (``kubectl get job -o yaml``). Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-Manifest = dict[str, Any]
+from labkit.gitops import annotations as ann
+from labkit.gitops.annotations import HOOK, HOOK_DELETE_POLICY, SYNC_WAVE
+from labkit.gitops.types import Manifest
 
-# Argo CD's annotations, which the agent's hooks and waves read, and Helm's, which map onto them.
-HOOK = "argocd.argoproj.io/hook"
-HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+# Helm's annotations; they map onto Argo CD's (HOOK, HOOK_DELETE_POLICY, SYNC_WAVE), which the
+# agent's hooks and waves read.
 HELM_HOOK = "helm.sh/hook"
 HELM_HOOK_DELETE_POLICY = "helm.sh/hook-delete-policy"
 HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
@@ -46,9 +47,9 @@ def map_hooks(obj: Manifest) -> Manifest | None:
     with no sync phase, so a sync never applies it: tests, rollbacks, and
     pre-/post-delete, which Argo CD runs when the Application is deleted and
     labkit's agent does not run at all. An Argo CD hook annotation on the
-    object wins over Helm's.
-    Helm's delete policies join Argo CD's, and ``helm.sh/hook-weight`` is the
-    sync wave unless the object has one.
+    object (or labkit's older alias) wins over Helm's. Helm's delete policies
+    join Argo CD's, and ``helm.sh/hook-weight`` is the sync wave unless the
+    object has one.
     """
     meta = obj.get("metadata") or {}
     annotations = meta.get("annotations")
@@ -56,19 +57,19 @@ def map_hooks(obj: Manifest) -> Manifest | None:
         return obj
     mapped = dict(annotations)
     helm_hooks = _csv(annotations.get(HELM_HOOK))
-    if helm_hooks and helm_hooks != ["crd-install"] and HOOK not in annotations:
+    if helm_hooks and helm_hooks != ["crd-install"] and ann.lookup(obj, HOOK) is None:
         phases = _unique(HOOK_PHASES[h] for h in helm_hooks if h in HOOK_PHASES)
         if not phases:
             return None
         mapped[HOOK] = ",".join(phases)
     policies = _csv(annotations.get(HELM_HOOK_DELETE_POLICY))
     if policies:
-        ours = _csv(annotations.get(HOOK_DELETE_POLICY))
+        ours = _csv(ann.value(obj, HOOK_DELETE_POLICY))
         mapped[HOOK_DELETE_POLICY] = ",".join(
             _unique(ours + [DELETE_POLICIES[p] for p in policies if p in DELETE_POLICIES])
         )
     weight = str(annotations.get(HELM_HOOK_WEIGHT, "")).strip()
-    if SYNC_WAVE not in annotations and re.fullmatch(r"[+-]?\d+", weight):
+    if ann.lookup(obj, SYNC_WAVE) is None and re.fullmatch(r"[+-]?\d+", weight):
         mapped[SYNC_WAVE] = str(int(weight))
     return {**obj, "metadata": {**meta, "annotations": mapped}}
 

@@ -28,9 +28,9 @@ from typing import Any
 import yaml
 
 from labkit.errors import CommandError, LabkitError
-from labkit.gitops.application import TRACKING_ANNOTATION, Manifest, ResourceKey
 from labkit.gitops.helm import HelmError, HelmSource, template
 from labkit.gitops.helm_hooks import map_hooks
+from labkit.gitops.types import TRACKING_ANNOTATION, Manifest, ResourceKey
 from labkit.proc import Runner, run
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

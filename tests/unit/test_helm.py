@@ -366,8 +366,9 @@ def test_a_crd_install_hook_is_an_ordinary_object() -> None:
     assert mapped(**{"helm.sh/hook": "crd-install"}) == {"helm.sh/hook": "crd-install"}
 
 
-def test_an_argo_cd_hook_annotation_wins_over_helms() -> None:
-    annotations = {"helm.sh/hook": "test", "argocd.argoproj.io/hook": "Sync"}
+@pytest.mark.parametrize("name", ["argocd.argoproj.io/hook", "labkit.dev/hook"])
+def test_an_argo_cd_hook_annotation_or_its_labkit_alias_wins_over_helms(name: str) -> None:
+    annotations = {"helm.sh/hook": "test", name: "Sync"}
     assert mapped(**annotations) == annotations
 
 
@@ -388,6 +389,8 @@ def test_hook_weight_is_the_sync_wave_unless_the_object_has_one() -> None:
     assert found is not None and found["argocd.argoproj.io/sync-wave"] == "-5"
     kept = mapped(**{"helm.sh/hook-weight": "3", "argocd.argoproj.io/sync-wave": "1"})
     assert kept is not None and kept["argocd.argoproj.io/sync-wave"] == "1"
+    alias = mapped(**{"helm.sh/hook-weight": "3", "labkit.dev/sync-wave": "1"})
+    assert alias == {"helm.sh/hook-weight": "3", "labkit.dev/sync-wave": "1"}
     ignored = mapped(**{"helm.sh/hook-weight": "heavy"})
     assert ignored == {"helm.sh/hook-weight": "heavy"}
 
