@@ -3,7 +3,8 @@
 Each test starts its own server with :func:`labkit.githttp.argv` on the
 session lab's state directory, on a port of its own (``git-http-test`` in the
 lab's ports.json), so whatever the lab's supervisor runs on the lab's own
-``git-http`` port is left alone; the server is killed at the end. A push
+``git-http`` port is left alone (one test pushes through that one, with the
+credential file as git's own store helper reads it); the server is killed at the end. A push
 made over HTTP moves the lab's bare repository, so the learner's working clone
 is fast-forwarded afterwards for the tests that commit through it.
 """
@@ -165,3 +166,23 @@ def test_status_shows_the_labs_http_url(lab: Lab) -> None:
     assert (
         status["repo"]["http_url"] == f"http://127.0.0.1:{ports.port(lab.state_dir, 'git-http')}/gitops.git"
     )
+
+
+def test_the_labs_own_server_takes_a_push_with_the_credential_file_as_git_reads_it(
+    lab: Lab, tmp_path: Path
+) -> None:
+    url = lab.repo.http_url  # served by the lab's supervisor since `labkit up`
+    eventually(lambda: git("ls-remote", url).returncode == 0, 20, f"{url} answers")
+    clone = tmp_path / "clone"
+    assert git(*NO_HELPERS, "clone", "-q", url, str(clone)).returncode == 0
+    sha = commit_file(
+        clone, "scratch/lab-server.txt", "via the lab's server\n", "Push to the lab's own server"
+    )
+    store = f"credential.helper=store --file={lab.state_dir / githttp.CREDENTIALS}"
+    try:
+        pushed = git(*NO_HELPERS, "-c", store, "push", "origin", "main", cwd=clone)
+        assert pushed.returncode == 0, pushed.stderr
+        assert lab.repo.head() == sha
+    finally:
+        git("fetch", "-q", "origin", cwd=lab.repo.work)
+        git("merge", "-q", "--ff-only", "origin/main", cwd=lab.repo.work)
