@@ -32,6 +32,7 @@ from labkit.cluster.labstate import LabRecord, lab_lock, read_record, write_reco
 from labkit.cluster.toolchain import tool_dirs, tool_versions
 from labkit.errors import ClusterError, CommandError, KubeError, LabStateError
 from labkit.events import Timeline
+from labkit.flux import Flux
 from labkit.git import LabRepo
 from labkit.gitops.application import API_VERSION, KIND, crd_manifest
 from labkit.hook import render_hook_script
@@ -100,6 +101,11 @@ class Lab(LabTools):
         """The real Argo CD on this lab (``lab.argocd.up()``, ``.status()``, ``.run("app", "list")``)."""
         return ArgoCD(self.settings, self.kubeconfig, self.context)
 
+    @property
+    def flux(self) -> Flux:
+        """The real Flux on this lab (``lab.flux.up()``, ``.get()``, ``.reconcile("kustomization", "x")``)."""
+        return Flux(self.settings, self.kubeconfig, self.context)
+
     # -- lifecycle ----------------------------------------------------------------
 
     @classmethod
@@ -115,11 +121,14 @@ class Lab(LabTools):
     ) -> Lab:
         """Reuse the running lab, or recreate a stale one, or create a new one; return it.
 
-        ``with_=("argocd",)`` also brings the real Argo CD up (built on first use).
+        ``with_=("argocd",)`` also brings the real Argo CD up, ``("flux",)`` the real Flux
+        (each built on first use).
         """
-        unknown = set(with_) - {"argocd"}
+        unknown = set(with_) - {"argocd", "flux"}
         if unknown:
-            raise LabStateError(f"unknown engine(s) {sorted(unknown)}", hint="labkit up --with argocd")
+            raise LabStateError(
+                f"unknown engine(s) {sorted(unknown)}", hint="labkit up --with argocd --with flux"
+            )
         settings = settings or Settings()
         start = time.monotonic()
         try:
@@ -133,6 +142,8 @@ class Lab(LabTools):
         progress(f"lab {settings.lab!r} ready ({lab.backend.name}) in {time.monotonic() - start:.1f} s")
         if "argocd" in with_:
             lab.argocd.up(progress)
+        if "flux" in with_:
+            lab.flux.up(progress)
         return lab
 
     @classmethod
@@ -284,6 +295,8 @@ class Lab(LabTools):
             self._delete_applications(progress)
             if self.argocd.enabled:
                 self.argocd.delete_applications(progress)
+            if self.flux.enabled:
+                self.flux.delete_objects(progress)
             self._delete_lab_namespaces(progress, everything=False)
             sha = self.repo.reset_to_starter(self.settings.starter_repo)
             progress(f"repository reset to the starter content ({sha[:12]})")
@@ -357,6 +370,7 @@ class Lab(LabTools):
             "controller": self._controller_status(),
             "processes": supervisor.read_status(self.state_dir).get("programs", {}),
             "argocd": self.argocd.status(),
+            "flux": self.flux.status(),
             "tools": tool_versions(self.settings),
             "timeline": str(self.state_dir / "timeline.jsonl"),
         }

@@ -43,6 +43,8 @@ class Versions:
     """kustomize (Go module tag of sigs.k8s.io/kustomize/kustomize/v5), newest served for Go 1.26."""
     argocd: str = "v3.6.1"
     """Argo CD's multi-call binary (Go module tag of github.com/argoproj/argo-cd/v3)."""
+    flux: str = "v1.9.6"
+    """Flux's source-controller and kustomize-controller (both Go modules are tagged alike), Go 1.26."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from labkit.cli import app_cmds as _app_cmds  # noqa: F401
 from labkit.cli import argocd_cmds as _argocd_cmds  # noqa: F401
 from labkit.cli import drift_cmds as _drift_cmds  # noqa: F401
+from labkit.cli import flux_cmds as _flux_cmds  # noqa: F401
 from labkit.cli import githttp_cmds as _githttp_cmds  # noqa: F401
 from labkit.cli import lab_cmds as _lab_cmds  # noqa: F401
 from labkit.cli import pipeline_cmds as _pipeline_cmds  # noqa: F401

@@ -57,8 +57,8 @@ def _progress(title: str) -> Iterator[Callable[[str], None]]:
     "--with",
     "engines",
     multiple=True,
-    type=click.Choice(["argocd"]),
-    help="Also run a real engine beside labkit's agent (built on first use): argocd.",
+    type=click.Choice(["argocd", "flux"]),
+    help="Also run a real engine beside labkit's agent (built on first use): argocd, flux.",
 )
 @friendly_errors
 def up_cmd(backend: str | None, context: str | None, engines: tuple[str, ...]) -> None:

@@ -32,7 +32,7 @@ WITH = click.option(
     "extra",
     multiple=True,
     type=click.Choice([g for g in GROUPS if g not in DEFAULT_GROUPS]),
-    help="Also the optional engines (repeatable): argocd.",
+    help="Also the optional engines (repeatable): argocd, flux.",
 )
 
 

@@ -2,9 +2,10 @@
 
 A *component* is one pinned Go module that yields one or more binaries
 (Kubernetes -> kube-apiserver, kube-controller-manager, kube-scheduler; etcd;
-kwok -> kwok, kwokctl; helm; kustomize; Argo CD's one multi-call ``argocd``).
+kwok -> kwok, kwokctl; helm; kustomize; Argo CD's one multi-call ``argocd``;
+Flux -> source-controller, kustomize-controller).
 Components come in *groups*: ``control-plane`` and ``tools`` are built for
-every lab; ``argocd`` only on first use (``labkit up --with argocd``).
+every lab; ``argocd`` and ``flux`` only on first use (``labkit up --with argocd``, ``--with flux``).
 Each component has one cache directory,
 ``<cache>/bin/<component>-<version>/``, that holds its binaries and, written
 last, a manifest ``labkit-toolchain.json`` with the sha256 of every file.
@@ -50,7 +51,7 @@ class Component:
     ldflags: tuple[str, ...] = ()
     """Extra -ldflags -X stamps (without the build date)."""
     group: str = "control-plane"
-    """Which set it belongs to: "control-plane", "tools" or "argocd" (see GROUPS)."""
+    """Which set it belongs to: "control-plane", "tools", "argocd" or "flux" (see GROUPS)."""
     go_env: tuple[tuple[str, str], ...] = ()
     """Extra environment for `go build` alone, e.g. GOTOOLCHAIN for a module that needs a newer Go."""
     date_stamps: tuple[str, ...] = ()
@@ -76,7 +77,7 @@ def _kube_stamps(version: str) -> tuple[str, ...]:
     return tuple(stamps)
 
 
-GROUPS = ("control-plane", "tools", "argocd")
+GROUPS = ("control-plane", "tools", "argocd", "flux")
 """Every group, in build order."""
 DEFAULT_GROUPS = ("control-plane", "tools")
 """What `labkit toolchain ensure` and `labkit up` build; the others are built on first use."""
@@ -97,7 +98,7 @@ def _argocd_stamps(version: str) -> tuple[str, ...]:
 
 
 def tool_components(versions: Versions) -> tuple[Component, ...]:
-    """helm and kustomize (used by labkit's agent and by Argo CD's repo-server) and Argo CD itself."""
+    """helm and kustomize (used by labkit's agent and by Argo CD's repo-server), Argo CD and Flux."""
     return (
         Component(
             "helm",
@@ -132,6 +133,24 @@ def tool_components(versions: Versions) -> tuple[Component, ...]:
             go_env=(("GOTOOLCHAIN", ARGOCD_TOOLCHAIN),),
             date_stamps=(f"{ARGOCD_COMMON}.buildDate",),
         ),
+        flux_component(versions),
+    )
+
+
+def flux_component(versions: Versions) -> Component:
+    """Flux's source-controller and kustomize-controller, one wrapper module (``toolchain/flux``).
+
+    Both controllers are tagged ``versions.flux`` and the wrapper's go.mod pins
+    both; the version check reads source-controller's pin. They have no
+    version variable to stamp (no ``--version`` flag), so no ldflags.
+    """
+    return Component(
+        "flux",
+        versions.flux,
+        "github.com/fluxcd/source-controller",
+        ("source-controller", "kustomize-controller"),
+        ("github.com/fluxcd/source-controller", "github.com/fluxcd/kustomize-controller"),
+        group="flux",
     )
 
 

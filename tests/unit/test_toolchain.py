@@ -282,7 +282,7 @@ def test_helm_and_kustomize_are_never_downloaded_only_built(settings: Settings) 
 
 
 def test_an_unknown_toolchain_group_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known: control-plane, tools, argocd"):
+    with pytest.raises(ValueError, match="known: control-plane, tools, argocd, flux"):
         comp.components(Settings().versions, ("flux2",))
 
 
