@@ -1,0 +1,277 @@
+"""Step times of the pull agent, fitted from the learner's own timeline.
+
+:func:`fit_timeline` reads a lab's ``timeline.jsonl`` (a
+:class:`labkit.events.Timeline`, a path, or events), measures how long each
+step of the pipeline took, and fits one small distribution per step. The
+result, a :class:`PipelineFit`, is plain data: the parameters and the number
+of measurements behind each step. :mod:`labkit.sim.model` samples from it;
+the benchmarks and the scale notebook print it.
+
+Each step is the time between two events the controller (actor
+``controller``) or the git hook (actor ``git``) already writes, joined on the
+app and the revision (see :data:`STEPS`):
+
+========  =====================================  =============================================
+step      from                                   to
+========  =====================================  =============================================
+webhook   ``pushed`` (git)                       ``webhook_received`` of that revision
+refresh   ``refresh_started`` of the app         its ``revision_detected`` (a new commit; not
+                                                 an app's first revision)
+compare   ``revision_detected``                  ``diff_computed`` of that app and revision
+                                                 (render the path, diff against the cluster)
+apply     that ``diff_computed``                 ``sync_finished``: automated, not a dry run,
+                                                 Succeeded (write the operation, run the sync)
+health    ``sync_finished``                      ``healthy`` of that app and revision
+detect    ``drift_injected`` (any actor)         the app's next ``drift_detected``
+heal      ``drift_detected`` with selfHeal on    ``healed`` after at most one attempt
+========  =====================================  =============================================
+
+Time spent waiting in the work queue is not part of any step: the model
+simulates the queue itself. Families: ``lognormal`` (maximum likelihood on
+the logarithms; durations are positive and right-skewed) or ``empirical``
+(resample the measured values). Pure Python, no SciPy.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+from labkit.errors import LabkitError
+from labkit.events import Event, Timeline
+
+Family = Literal["lognormal", "empirical"]
+TimelineSource = Timeline | Path | str | Iterable[Event]
+
+MIN_SAMPLES = 10
+"""Measurements a step needs before it is fitted (fewer make p95 a guess)."""
+_FLOOR_S = 0.001  # two events in the same millisecond still took some time: logs need > 0
+
+STEPS: dict[str, tuple[str, str]] = {
+    "webhook": ("pushed", "webhook_received"),
+    "refresh": ("refresh_started", "revision_detected"),
+    "compare": ("revision_detected", "diff_computed"),
+    "apply": ("diff_computed", "sync_finished"),
+    "health": ("sync_finished", "healthy"),
+    "detect": ("drift_injected", "drift_detected"),
+    "heal": ("drift_detected", "healed"),
+}
+"""Each step's (start event kind, end event kind) on the timeline."""
+
+COMMIT_STEPS = ("refresh", "compare", "apply", "health")
+"""Steps every prediction needs; ``webhook`` only with the webhook on, ``detect``/``heal`` only for drift."""
+
+HOW_TO_MEASURE = {
+    "commit": (
+        "push commits to an auto-synced app and let each one reach Synced and Healthy: "
+        "`python -m benchmarks.run controller`, or in a notebook "
+        "`for i in range(12): sha = lab.repo.set_replicas('apps/demo', 'web', 2 + i % 2); "
+        "lab.apps.wait(NAME, sync='Synced', health='Healthy', revision=sha)`"
+    ),
+    "drift": (
+        "drift an app that has selfHeal on and let it heal, once per drift: "
+        "`python -m benchmarks.run drift`, or in a notebook "
+        "`for i in range(12): lab.drift.scale(NAME, 'web', 5 + i); time.sleep(3)`"
+    ),
+}
+
+
+class NotEnoughEvents(LabkitError):
+    """The timeline holds too few measurements of some step to fit it."""
+
+    def __init__(self, missing: dict[str, int], source: str) -> None:
+        self.missing = missing
+        lines = [
+            f"  {step}: {more} more `{STEPS[step][0]}` -> `{STEPS[step][1]}` pairs"
+            for step, more in missing.items()
+        ]
+        message = f"the timeline {source} is too small to fit the model:\n" + "\n".join(lines)
+        kinds = {"drift" if step in ("detect", "heal") else "commit" for step in missing}
+        super().__init__(message, hint="; ".join(HOW_TO_MEASURE[k] for k in sorted(kinds)))
+
+
+@dataclass(frozen=True)
+class StepFit:
+    """One step's fitted distribution, and what it was fitted from."""
+
+    step: str
+    """Which step (a key of :data:`STEPS`)."""
+    family: Family
+    n: int
+    """Measurements behind the fit."""
+    mu: float
+    """Mean of ln(seconds) (lognormal)."""
+    sigma: float
+    """Standard deviation of ln(seconds) (lognormal)."""
+    samples: tuple[float, ...]
+    """The measured durations, in seconds (resampled by ``empirical``)."""
+
+    @classmethod
+    def from_samples(cls, step: str, samples: Iterable[float], family: Family = "lognormal") -> StepFit:
+        """Fit ``family`` to durations in seconds (at least two)."""
+        if family not in ("lognormal", "empirical"):
+            raise ValueError(f"unknown family {family!r}: use 'lognormal' or 'empirical'")
+        values = tuple(sorted(max(float(s), _FLOOR_S) for s in samples))
+        if len(values) < 2:
+            raise ValueError(f"step {step!r} needs at least 2 durations to fit, got {len(values)}")
+        logs = [math.log(v) for v in values]
+        return cls(step, family, len(values), statistics.fmean(logs), statistics.pstdev(logs), values)
+
+    def sample(self, rng: random.Random) -> float:
+        """One duration in seconds."""
+        if self.family == "empirical":
+            return rng.choice(self.samples)
+        return rng.lognormvariate(self.mu, self.sigma)
+
+    @property
+    def median_s(self) -> float:
+        return math.exp(self.mu) if self.family == "lognormal" else statistics.median(self.samples)
+
+    @property
+    def mean_s(self) -> float:
+        if self.family == "lognormal":
+            return math.exp(self.mu + self.sigma**2 / 2)
+        return statistics.fmean(self.samples)
+
+
+@dataclass(frozen=True)
+class PipelineFit:
+    """Every step's fit; ``None`` where the timeline had too few measurements."""
+
+    refresh: StepFit
+    compare: StepFit
+    apply: StepFit
+    health: StepFit
+    webhook: StepFit | None = None
+    detect: StepFit | None = None
+    heal: StepFit | None = None
+
+    def step(self, name: str, needed_for: str) -> StepFit:
+        """The fit of step ``name``, or :class:`NotEnoughEvents` saying how to measure it."""
+        fit = getattr(self, name)
+        if fit is None:
+            raise NotEnoughEvents({name: MIN_SAMPLES}, f"({needed_for} needs the {name} step)")
+        return fit
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per fitted step: step, from, to, family, n, median_s, mean_s, sigma."""
+        rows: list[dict[str, object]] = []
+        for f in fields(self):
+            fit = getattr(self, f.name)
+            if fit is not None:
+                start, end = STEPS[fit.step]
+                rows.append(
+                    {
+                        "step": fit.step,
+                        "from": start,
+                        "to": end,
+                        "family": fit.family,
+                        "n": fit.n,
+                        "median_s": round(fit.median_s, 4),
+                        "mean_s": round(fit.mean_s, 4),
+                        "sigma": round(fit.sigma, 3),
+                    }
+                )
+        return rows
+
+
+def fit_timeline(
+    timeline: TimelineSource, family: Family = "lognormal", min_samples: int = MIN_SAMPLES
+) -> PipelineFit:
+    """Measure every step on the timeline and fit it; :class:`NotEnoughEvents` when a commit step is short."""
+    if isinstance(timeline, str | Path):
+        timeline = Timeline(Path(timeline))
+    source = str(timeline.path) if isinstance(timeline, Timeline) else "given"
+    measured = step_durations(sorted(timeline, key=lambda e: e.ts_ns))
+    missing = {s: min_samples - len(measured[s]) for s in COMMIT_STEPS if len(measured[s]) < min_samples}
+    if missing:
+        raise NotEnoughEvents(missing, source)
+    fits = {
+        step: StepFit.from_samples(step, values, family) if len(values) >= min_samples else None
+        for step, values in measured.items()
+    }
+    return PipelineFit(**fits)  # type: ignore[arg-type]
+
+
+def step_durations(events: list[Event]) -> dict[str, list[float]]:
+    """Seconds each step took, per step, from time-ordered events (see the module docstring)."""
+    out: dict[str, list[float]] = {step: [] for step in STEPS}
+    _webhook(events, out["webhook"])
+    by_app: dict[str, list[Event]] = {}
+    for e in events:
+        if e.app is not None:
+            by_app.setdefault(e.app, []).append(e)
+    for own in by_app.values():
+        _commit_steps(own, out)
+        _drift_steps(own, out)
+    return out
+
+
+def _s(start: Event, end: Event) -> float:
+    return (end.ts_ns - start.ts_ns) / 1e9
+
+
+def _first(events: list[Event], after: Event, kind: str, **match: object) -> Event | None:
+    i = events.index(after)
+    for e in events[i + 1 :]:
+        if e.kind == kind and all(e.data.get(k) == v for k, v in match.items()):
+            return e
+    return None
+
+
+def _webhook(events: list[Event], out: list[float]) -> None:
+    received = [e for e in events if e.kind == "webhook_received" and e.actor == "controller"]
+    for push in (e for e in events if e.kind == "pushed" and not e.data.get("deleted")):
+        got = next((r for r in received if r.revision == push.revision and r.ts_ns >= push.ts_ns), None)
+        if got is not None:
+            out.append(_s(push, got))
+
+
+def _commit_steps(own: list[Event], out: dict[str, list[float]]) -> None:
+    """refresh, compare, apply, health of each new revision one app's controller saw."""
+    mine = [e for e in own if e.actor == "controller"]
+    for detected in (e for e in mine if e.kind == "revision_detected" and e.data.get("previous")):
+        started = [e for e in mine if e.kind == "refresh_started" and e.ts_ns <= detected.ts_ns]
+        if started:
+            out["refresh"].append(_s(started[-1], detected))
+        rev = detected.revision
+        diffed = next(
+            (
+                e
+                for e in mine
+                if e.kind == "diff_computed" and e.revision == rev and e.ts_ns >= detected.ts_ns
+            ),
+            None,
+        )
+        if diffed is None:
+            continue
+        out["compare"].append(_s(detected, diffed))
+        synced = _first(mine, diffed, "sync_finished", automated=True, phase="Succeeded")
+        if synced is None or synced.revision != rev or synced.data.get("dry_run"):
+            continue
+        out["apply"].append(_s(diffed, synced))
+        healthy = next((e for e in mine if e.kind == "healthy" and e.revision == rev), None)
+        if healthy is not None and healthy.ts_ns >= synced.ts_ns:
+            out["health"].append(_s(synced, healthy))
+
+
+def _drift_steps(own: list[Event], out: dict[str, list[float]]) -> None:
+    """detect and heal of each drift injected into one app, until the next injection."""
+    injected = [e for e in own if e.kind == "drift_injected"]
+    for i, inj in enumerate(injected):
+        end = injected[i + 1].ts_ns if i + 1 < len(injected) else math.inf
+        window = [e for e in own if inj.ts_ns <= e.ts_ns < end and e.actor == "controller"]
+        detected = next((e for e in window if e.kind == "drift_detected"), None)
+        if detected is None:
+            continue
+        out["detect"].append(_s(inj, detected))
+        if not detected.data.get("self_heal"):
+            continue
+        healed = next((e for e in window if e.kind == "healed" and e.ts_ns >= detected.ts_ns), None)
+        if healed is not None and int(healed.data.get("attempts") or 0) <= 1:
+            out["heal"].append(_s(detected, healed))
