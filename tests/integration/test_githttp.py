@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -186,3 +187,40 @@ def test_the_labs_own_server_takes_a_push_with_the_credential_file_as_git_reads_
     finally:
         git("fetch", "-q", "origin", cwd=lab.repo.work)
         git("merge", "-q", "--ff-only", "origin/main", cwd=lab.repo.work)
+
+
+def test_the_supervisor_restarts_the_killed_git_server_within_5_s_and_a_push_made_meanwhile_is_fetched(
+    lab: Lab, tmp_path: Path
+) -> None:
+    from labkit import supervisor
+
+    url = lab.repo.http_url
+    clone = tmp_path / "clone"
+    old = supervisor.wait_for_pid(lab.state_dir, "git-http")
+    assert git(*NO_HELPERS, "clone", "-q", url, str(clone)).returncode == 0
+    os.kill(old, signal.SIGKILL)
+    killed = time.monotonic()
+    direct = tmp_path / "direct"
+    git("clone", "-q", str(lab.repo.bare), str(direct))
+    sha = commit_file(
+        direct, "scratch/outage.txt", "pushed while the server was down\n", "Push during the outage"
+    )
+    try:
+        assert git("push", "-q", "origin", "main", cwd=direct).returncode == 0
+        new = eventually(lambda: _restarted_pid(lab.state_dir, old), 10, "git-http restarted")
+        eventually(lambda: git("ls-remote", url).returncode == 0, 5, f"{url} answers again")
+        assert time.monotonic() - killed < 5, "git-http took longer than 5 s to come back"
+        assert new != old
+        assert git(*NO_HELPERS, "fetch", "-q", "origin", cwd=clone).returncode == 0
+        assert git("rev-parse", "origin/main", cwd=clone).stdout.strip() == sha
+    finally:
+        git("fetch", "-q", "origin", cwd=lab.repo.work)
+        git("merge", "-q", "--ff-only", "origin/main", cwd=lab.repo.work)
+
+
+def _restarted_pid(state_dir: Path, old: int) -> int | None:
+    from labkit import supervisor
+
+    entry = supervisor.read_status(state_dir).get("programs", {}).get("git-http", {})
+    pid = entry.get("pid")
+    return int(pid) if pid and pid != old and entry.get("state") == "running" else None
