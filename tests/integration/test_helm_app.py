@@ -127,3 +127,38 @@ def test_a_helm_field_the_agent_does_not_support_is_reported_not_ignored(gitapp:
     assert gitapp.kube.apply(app, field_manager="test").ok
     message = condition_containing(gitapp, "ComparisonError")
     assert "spec.source.helm.fileParameters is not supported by labkit's agent" in message
+
+
+def test_app_create_helm_flags_write_spec_source_helm_and_the_app_follows_them(gitapp: GitApp) -> None:
+    from click.testing import CliRunner
+
+    from labkit.cli import main
+
+    sha = gitapp.commit("the demo chart", **chart_files())
+    args = [
+        "app",
+        "create",
+        gitapp.name,
+        "--path",
+        gitapp.path,
+        "--namespace",
+        gitapp.namespace,
+        "--auto-sync",
+    ]
+    args += ["--helm-values", "values-production.yaml", "--helm-set", "replicas=3"]
+    args += ["--helm-set-string", "config.greeting=007", "--helm-release-name", "shop"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert gitapp.apps.get(gitapp.name)["spec"]["source"]["helm"] == {
+        "releaseName": "shop",
+        "valueFiles": ["values-production.yaml"],
+        "parameters": [
+            {"name": "replicas", "value": "3"},
+            {"name": "config.greeting", "value": "007", "forceString": True},
+        ],
+    }
+    gitapp.wait(sync="Synced", health="Healthy", revision=sha, timeout_s=90)
+    deployment = gitapp.live("Deployment", "shop", "apps/v1")
+    assert deployment is not None and deployment["spec"]["replicas"] == 3, "a parameter beats a value file"
+    config = gitapp.live("ConfigMap", "shop-config")
+    assert config is not None and config["data"] == {"environment": "production", "greeting": "007"}
