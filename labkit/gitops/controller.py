@@ -51,9 +51,9 @@ from labkit.gitops import refresh, selfheal
 from labkit.gitops import status as st
 from labkit.gitops.application import AppSpec, InvalidSpec
 from labkit.gitops.compare import Comparison
-from labkit.gitops.comparer import Comparer
+from labkit.gitops.comparer import Comparer, CompareResult
 from labkit.gitops.livecache import LiveCache
-from labkit.gitops.operations import Operations
+from labkit.gitops.operations import OperationResult, Operations
 from labkit.gitops.record import AppRecord
 from labkit.gitops.source import SourceCache
 from labkit.gitops.types import API_VERSION, APP_NAMESPACE, KIND, REFRESH_ANNOTATION, ResourceKey, SyncStatus
@@ -77,13 +77,14 @@ class Controller:
         *,
         webhook_secret: bytes | None = None,
         namespace: str = APP_NAMESPACE,
+        source: SourceCache | None = None,  # None: render the lab's Git (tests pass a fake)
     ) -> None:
         self.kube = kube
         self.timeline = timeline
         self.settings = settings or ControllerSettings()
         self.namespace = namespace
         self.queue = WorkQueue()
-        self.source = SourceCache(is_namespaced=kube.is_namespaced)
+        self.source = source or SourceCache(is_namespaced=kube.is_namespaced)
         self.live = LiveCache(kube, self._on_resource_change)
         self.comparer = Comparer(kube, self.source, self.live)
         self.apps: dict[str, AppRecord] = {}
@@ -217,7 +218,7 @@ class Controller:
         if reasons <= {"poll"} and (not refreshed or self._nothing_new(record, before)):
             return
         found = self.comparer.compare(spec, record)
-        record.apply_compare(found)
+        _take_compare(record, found)
         if record.unsettled:
             # The cluster changed while we compared: judging now could call a
             # harmless edit drift. Look again in a moment, with fresh copies.
@@ -225,7 +226,7 @@ class Controller:
             return
         self._observe(spec, record, found.comparison)
         result = self.ops.act(obj, spec, record, record.comparison)
-        record.apply_operation(result)
+        _take_operation(record, result)
         if not result.finished:
             self._write_status(obj, spec, record)
 
@@ -314,3 +315,21 @@ def _flux_style(obj: Manifest) -> bool:
     """Apps annotated ``labkit.dev/drift-detection: interval`` ignore watch events, like Flux."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return annotations.get("labkit.dev/drift-detection") == "interval"
+
+
+def _take_compare(record: AppRecord, found: CompareResult) -> None:
+    """Copy what the comparer found onto the record (the comparison itself: see ``_observe``)."""
+    record.render_error, record.shared, record.unsettled = found.render_error, found.shared, found.unsettled
+    record.kinds = found.kinds
+    if found.carried_to is not None:
+        if record.memory.synced_revision == record.deployed_revision:
+            record.memory = replace(record.memory, synced_revision=found.carried_to)
+        record.deployed_revision = found.carried_to
+
+
+def _take_operation(record: AppRecord, result: OperationResult) -> None:
+    """Copy what the operations decided onto the record: the run, the operation state, memory, history."""
+    record.run, record.op, record.op_state = result.run, result.op, result.op_state
+    record.memory, record.history = result.memory, result.history
+    record.deployed_revision, record.sync_error = result.deployed_revision, result.sync_error
+    record.last_decision, record.resumed_started_at = result.last_decision, result.resumed_started_at

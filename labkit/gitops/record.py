@@ -3,19 +3,18 @@
 Only :class:`labkit.gitops.controller.Controller` changes an :class:`AppRecord`:
 the parts of a reconcile return what they found or decided
 (``refresh.RefreshResult``, ``comparer.CompareResult``,
-``operations.OperationResult``) and the controller copies it here with the
-``apply_*`` methods. Most of a record is rebuilt from ``Application.status``
-when the controller starts (history, the last synced revision), so a
-restarted controller picks up where the last one stopped. The rest (the
-comparison, the running sync) lives only in memory and is recomputed on the
-first reconcile.
+``operations.OperationResult``) and the controller copies it here. Most of a
+record is rebuilt from ``Application.status`` when the controller starts
+(history, the last synced revision), so a restarted controller picks up
+where the last one stopped. The rest (the comparison, the running sync)
+lives only in memory and is recomputed on the first reconcile.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.gitops import status as st
@@ -24,10 +23,6 @@ from labkit.gitops.autosync import Memory
 from labkit.gitops.compare import Comparison
 from labkit.gitops.sync import SyncRun
 from labkit.gitops.types import ResourceKey
-
-if TYPE_CHECKING:
-    from labkit.gitops.comparer import CompareResult
-    from labkit.gitops.operations import OperationResult
 
 Manifest = dict[str, Any]
 
@@ -101,22 +96,6 @@ class AppRecord:
             kinds.add((f"{group}/{version}" if group else version, r.get("kind", "")))
         record.kinds = frozenset(kinds)
         return record
-
-    def apply_compare(self, result: CompareResult) -> None:
-        """Take what the comparer found (its comparison is taken by the controller's observe step)."""
-        self.render_error, self.shared, self.unsettled = result.render_error, result.shared, result.unsettled
-        self.kinds = result.kinds
-        if result.carried_to is not None:
-            if self.memory.synced_revision == self.deployed_revision:
-                self.memory = replace(self.memory, synced_revision=result.carried_to)
-            self.deployed_revision = result.carried_to
-
-    def apply_operation(self, result: OperationResult) -> None:
-        """Take what the operations decided: the run, the operation state, memory and history."""
-        self.run, self.op, self.op_state = result.run, result.op, result.op_state
-        self.memory, self.history = result.memory, result.history
-        self.deployed_revision, self.sync_error = result.deployed_revision, result.sync_error
-        self.last_decision, self.resumed_started_at = result.last_decision, result.resumed_started_at
 
     def conditions(self) -> dict[str, str]:
         """Condition type -> message, for every problem the app has now."""

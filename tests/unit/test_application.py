@@ -243,12 +243,13 @@ def test_crd_and_application_import_in_either_order_without_a_cycle(first: str) 
 
 
 def test_the_crd_offers_exactly_the_diff_modes_the_spec_understands() -> None:
-    assert crd.DIFF_MODES == tuple(m.value for m in DiffMode)
+    assert tuple(m.value for m in DiffMode) == crd.DIFF_MODES
 
 
 def test_a_sync_option_labkit_does_not_carry_out_makes_the_spec_invalid() -> None:
     app = application_manifest("demo", "file:///r.git", "apps/demo", "demo", sync_options=["Replace=true"])
-    with pytest.raises(InvalidSpec, match="does not carry out spec.syncPolicy.syncOptions \\['Replace=true'\\]"):
+    refused = "does not carry out spec.syncPolicy.syncOptions \\['Replace=true'\\]"
+    with pytest.raises(InvalidSpec, match=refused):
         AppSpec.from_manifest(app)
 
 

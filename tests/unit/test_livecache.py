@@ -1,15 +1,15 @@
-"""The watch cache's view of ownership (labkit.gitops.livecache), fed by a fake API server."""
+"""The watch cache (labkit.gitops.livecache), fed by the shared fake API server (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from labkit.gitops.application import TRACKING_ANNOTATION, ResourceKey
 from labkit.gitops.livecache import LiveCache
+from labkit.gitops.types import TRACKING_ANNOTATION, ResourceKey
+from tests.conftest import FakeKube
 
 Manifest = dict[str, Any]
 KEY = ResourceKey("", "ConfigMap", "redis", "redis-config")
@@ -21,22 +21,12 @@ def configmap(name: str, tracking_id: str | None = None) -> Manifest:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
 
 
-class FakeKube:
-    """Lists the given objects once; the watch then stays quiet until the cache stops."""
+def cache_of(*objects: Manifest, changes: list[tuple[str, str]] | None = None) -> LiveCache:
+    def on_change(app: str, key: ResourceKey, event: str) -> None:
+        if changes is not None:
+            changes.append((app, event))
 
-    def __init__(self, *objects: Manifest) -> None:
-        self.objects = list(objects)
-
-    def list_versioned(self, api_version: str, kind: str) -> tuple[list[Manifest], str]:
-        return [o for o in self.objects if (o["apiVersion"], o["kind"]) == (api_version, kind)], "1"
-
-    def watch(self, *args: Any, stop: threading.Event, **kwargs: Any) -> Iterator[tuple[str, Manifest]]:
-        stop.wait()
-        return iter(())
-
-
-def cache_of(*objects: Manifest) -> LiveCache:
-    cache = LiveCache(FakeKube(*objects), lambda app, key, event: None)  # type: ignore[arg-type]
+    cache = LiveCache(FakeKube(*objects), on_change)  # type: ignore[arg-type]
     cache.ensure_watch("v1", "ConfigMap", wait_s=5)
     assert cache.is_synced("v1", "ConfigMap")
     return cache
@@ -67,3 +57,17 @@ def test_owner_is_none_for_absent_untracked_and_copied_objects(stopped: list[Liv
     assert cache.owner(ResourceKey("", "ConfigMap", "redis", "plain")) is None
     assert cache.owner(ResourceKey("", "ConfigMap", "redis", "redis-copy")) is None
     assert cache.owner(ResourceKey("apps", "Deployment", "redis", "redis-config")) is None, "kind not watched"
+
+
+def test_a_watch_event_updates_the_cache_and_tells_the_app(stopped: list[LiveCache]) -> None:
+    changes: list[tuple[str, str]] = []
+    cache = cache_of(changes=changes)
+    stopped.append(cache)
+    kube: FakeKube = cache.kube  # type: ignore[assignment]
+    kube.apply(configmap("redis-config", KEY.tracking_id("shared-a")))
+    kube.quiet()
+    assert [o["metadata"]["name"] for o in cache.tracked("shared-a")] == ["redis-config"]
+    kube.delete("v1", "ConfigMap", "redis-config", "redis")
+    kube.quiet()
+    assert cache.tracked("shared-a") == []
+    assert changes == [("shared-a", "ADDED"), ("shared-a", "DELETED")]

@@ -1,4 +1,4 @@
-"""What is written into Application.status: conditions, history (labkit.gitops.status, labkit.gitops.record)."""
+"""What goes into Application.status: conditions, history (labkit.gitops.status, labkit.gitops.record)."""
 
 from __future__ import annotations
 
