@@ -3,7 +3,7 @@
 ``labkit.gitops.source`` (for the controller and ``labkit app diff``) and the
 push pipeline call :func:`render` on a checked-out revision. The directory's
 type is chosen as Argo CD chooses it (:func:`source_type`): a Helm chart is
-rendered with ``helm template`` (``labkit.gitops.helm``), a directory with a
+rendered with ``helm template`` (``labkit.gitops.helm_template``), a directory with a
 ``kustomization.yaml`` is built with ``kubectl kustomize``, both through the
 injected runner; any other directory is read as plain manifests (``*.yaml``,
 ``*.yml``, ``*.json`` directly in it, sorted by file name, multi-document
@@ -28,8 +28,9 @@ from typing import Any
 import yaml
 
 from labkit.errors import CommandError, LabkitError
-from labkit.gitops.helm import HelmError, HelmSource, template
+from labkit.gitops.helm import HelmError, HelmSource
 from labkit.gitops.helm_hooks import map_hooks
+from labkit.gitops.helm_template import template
 from labkit.gitops.types import TRACKING_ANNOTATION, Manifest, ResourceKey
 from labkit.proc import Runner, run
 

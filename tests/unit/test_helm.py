@@ -14,18 +14,9 @@ import pytest
 
 from labkit.errors import CommandError
 from labkit.gitops.crd import crd_manifest
-from labkit.gitops.helm import (
-    FIELDS,
-    HelmError,
-    HelmParameter,
-    HelmSource,
-    resolve_value_files,
-    source_from_flags,
-    split_output,
-    template,
-    template_argv,
-)
+from labkit.gitops.helm import FIELDS, HelmError, HelmParameter, HelmSource, source_from_flags
 from labkit.gitops.helm_hooks import map_hooks
+from labkit.gitops.helm_template import resolve_value_files, split_output, template, template_argv
 from labkit.proc import Result
 
 FULL = {
