@@ -4,7 +4,8 @@ The "Git server" is a bare repository on disk whose ``post-receive`` hook
 (see :mod:`labkit.hook`) tells the controller and the push pipeline about
 every push; the learner works in a clone of it. ``labkit.lab`` creates and
 resets both with :class:`LabRepo`; the CLI (``labkit repo ...``) and the
-widgets commit through it; the controller reads Git only through
+widgets commit through it; the notebooks' helpers (:mod:`labkit.course.gitshell`)
+run the git commands they echo through :meth:`LabRepo.git`; the controller reads Git only through
 :func:`export_tree`, :meth:`LabRepo.resolve` and :func:`ls_remote`; the hook
 reads the pushed commit with :meth:`LabRepo.commit_info` and the files each
 pushed commit changed with :func:`pushed_commits`; the Git HTTP server
@@ -230,6 +231,14 @@ class LabRepo:
                 f"working clone {self.work} is missing", hint="run `labkit up` to recreate the lab"
             )
         return _git(self.work, *args, git_dir=Path(".git"), work_tree=True, **opts)
+
+    def git(self, *args: str) -> str:
+        """Run one git command in the working clone, as a learner types it there; return its output.
+
+        :mod:`labkit.course.gitshell` calls this for the commands it echoes
+        (``git diff``, ``git add``, ``git commit``, ``git push``...).
+        """
+        return str(self._work_git(*args))
 
     def head(self, ref: str = BRANCH) -> str:
         """The sha ``ref`` points at in the bare repo."""

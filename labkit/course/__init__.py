@@ -8,8 +8,9 @@ public name from the modules that hold it:
 
 - :mod:`~labkit.course.tables`: DataFrames of commits, an Application, latencies.
 - :mod:`~labkit.course.timeline`: marks, waits and tables over timeline events.
-- :mod:`~labkit.course.actions`: :func:`attempt`, and committing like a learner
-  through :class:`labkit.git.LabRepo`.
+- :mod:`~labkit.course.actions`: :func:`attempt`, which prints a refusal instead of a traceback.
+- :mod:`~labkit.course.gitshell`: changing the repository like a learner, echoing
+  every ``$ git …`` command (:func:`set_replicas`, :func:`replace_in_file`, :func:`revert`...).
 - :mod:`~labkit.course.experiments`: :func:`drift_tour` (real ``kubectl``) and
   :class:`Autoscaler`, which writes ``spec.replicas`` like an HPA.
 - :mod:`~labkit.course.files`: files for the experiments.
@@ -24,11 +25,21 @@ Nothing here imports pandas, matplotlib, ipywidgets or PyYAML at import time.
 
 from __future__ import annotations
 
-from labkit.course.actions import attempt, commit_files, commit_replicas, replace_in_file
+from labkit.course.actions import attempt
 from labkit.course.check import Check, answers_markdown, quiz
 from labkit.course.checkpoints import CHECKPOINTS, checkpoint
 from labkit.course.experiments import Autoscaler, drift_tour
 from labkit.course.files import ordering_files, unreachable_kubeconfig
+from labkit.course.gitshell import (
+    commit_and_push,
+    commit_files,
+    commit_replicas,
+    git,
+    replace_in_file,
+    revert,
+    set_image,
+    set_replicas,
+)
 from labkit.course.interview import QUESTIONS, TOPICS, questions_on
 from labkit.course.tables import (
     app_status,
@@ -65,12 +76,14 @@ __all__ = [
     "app_status",
     "attempt",
     "checkpoint",
+    "commit_and_push",
     "commit_files",
     "commit_replicas",
     "commits_table",
     "conditions",
     "diff_table",
     "drift_tour",
+    "git",
     "heal_attempts",
     "history_table",
     "lab_numbers",
@@ -82,6 +95,9 @@ __all__ = [
     "replace_in_file",
     "repo_tree",
     "resources_table",
+    "revert",
+    "set_image",
+    "set_replicas",
     "show_table",
     "unreachable_kubeconfig",
     "wait_for_event",
