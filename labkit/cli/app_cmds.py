@@ -98,13 +98,11 @@ def create(
 @app.command("list", help="All Applications with their sync and health status.")
 @friendly_errors
 def list_apps() -> None:
-    rows = _client().list()
-    click.echo(f"{'NAME':<20} {'SYNC':<10} {'HEALTH':<12} {'REV':<8} {'AUTO':<5} {'HEAL':<5} PATH")
-    for s in rows:
-        click.echo(
-            f"{s.name:<20} {s.sync:<10} {s.health:<12} {s.revision:<8} {_yn(s.auto_sync):<5} "
-            f"{_yn(s.self_heal):<5} {s.path}"
-        )
+    rows = [
+        [s.name, s.sync, s.health, s.revision, _yn(s.auto_sync), _yn(s.self_heal), s.path]
+        for s in _client().list()
+    ]
+    click.echo(_table(["NAME", "SYNC", "HEALTH", "REV", "AUTO", "HEAL", "PATH"], rows))
 
 
 @app.command("get", help="One Application: status, resources, last operation, conditions.")
@@ -125,10 +123,11 @@ def get(name: str, as_json: bool) -> None:
     op = status.get("operationState") or {}
     if op:
         click.echo(f"Operation: {op.get('phase')}: {op.get('message', '')}")
-    click.echo(f"\n{'KIND':<14} {'NAMESPACE':<14} {'NAME':<20} {'STATUS':<10} HEALTH")
-    for r in status.get("resources") or []:
-        health = (r.get("health") or {}).get("status", "")
-        click.echo(f"{r['kind']:<14} {r.get('namespace', ''):<14} {r['name']:<20} {r['status']:<10} {health}")
+    rows = [
+        [r["kind"], r.get("namespace", ""), r["name"], r["status"], (r.get("health") or {}).get("status", "")]
+        for r in status.get("resources") or []
+    ]
+    click.echo("\n" + _table(["KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH"], rows))
 
 
 @app.command("diff", help="What differs between Git and the cluster, per resource.")
@@ -241,3 +240,17 @@ def controller_run(state_dir: Path | None) -> None:
 
 def _yn(value: bool) -> str:
     return "yes" if value else "no"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns as wide as their longest cell, two spaces apart, like kubectl's tables (rich lays them out)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*headers, box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="", show_edge=False)
+    for row in rows:
+        table.add_row(*row)
+    console = Console(width=100_000, no_color=True, highlight=False, markup=False, emoji=False)
+    with console.capture() as out:
+        console.print(table, crop=False, overflow="ignore")
+    return "\n".join(line.rstrip() for line in out.get().splitlines())
