@@ -1,4 +1,4 @@
-"""Run benchmarks and print their tables: ``python -m benchmarks.run up|controller|drift|all [--repeat N]``.
+"""Run benchmarks and print their tables: ``python -m benchmarks.run NAME|all [--repeat N]``.
 
 Benchmarks are not tests (STYLE.md): they measure on the real lab and print a
 table (what, measured, target, note) for the README. ``make bench`` runs all;
@@ -12,6 +12,7 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 Row = tuple[str, str, str, str]
@@ -62,11 +63,18 @@ def _engines(tmp: Path, repeat: int) -> list[Row]:
         Lab.teardown(settings, progress=lambda m: None)
 
 
+def _sim(tmp: Path, repeat: int, timeline: Path | None = None) -> list[Row]:
+    from benchmarks import bench_sim
+
+    return bench_sim.run(tmp, timeline)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {
     "up": _up,
     "controller": _controller,
     "drift": _drift,
     "engines": _engines,
+    "sim": _sim,
 }
 
 
@@ -82,11 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("name", choices=[*BENCHMARKS, "all"])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement where it applies")
+    parser.add_argument("--timeline", type=Path, help="sim: fit from this timeline.jsonl, not the lab's")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     for name in names:
         with tempfile.TemporaryDirectory(prefix=f"labkit-bench-{name}-") as tmp:
-            rows = BENCHMARKS[name](Path(tmp), args.repeat)
+            bench = partial(_sim, timeline=args.timeline) if name == "sim" else BENCHMARKS[name]
+            rows = bench(Path(tmp), args.repeat)
         print(table(f"{name} (python -m benchmarks.run {name})", rows), flush=True)
         print()
     return 0
