@@ -3,8 +3,8 @@
 Like Argo CD's CLI and UI, nothing here touches the app's resources. Every
 action is a write to the Application: create it, change its spec, set the
 refresh annotation, or write an ``operation`` — and the controller does the
-work. ``wait`` then watches the Application's status until it says what we
-are waiting for. The one read-only exception is :meth:`AppClient.diff`,
+work. ``wait`` then polls the Application's status (every 0.1 s) until it
+says what we are waiting for. The one read-only exception is :meth:`AppClient.diff`,
 which recomputes the diff locally with the controller's own pure functions
 (as ``argocd app diff`` does) so a learner can read it.
 """

@@ -112,10 +112,6 @@ class Kube:
         resource = self._conn.resource(api_version, kind)
         return None if resource is None else bool(resource.namespaced)
 
-    def refresh_discovery(self) -> None:
-        """Forget what discovery learned (unknown kinds are re-checked anyway; this drops removed ones)."""
-        self._conn.refresh()
-
     # -- one object at a time ------------------------------------------------
 
     def apply(

@@ -181,14 +181,6 @@ class Connection:
                 with self.errors():
                     self._dyn.resources.invalidate_cache()
 
-    def refresh(self) -> None:
-        """Forget everything discovery learned."""
-        with self._lock:
-            self._resources.clear()
-            if self._dyn is not None:
-                with self.errors():
-                    self._dyn.resources.invalidate_cache()
-
     def path(self, api_version: str, kind: str, name: str | None, namespace: str | None) -> str | None:
         """The URL path of an object (or of its collection when ``name`` is None); None for unknown kinds."""
         resource = self.resource(api_version, kind)

@@ -1,7 +1,12 @@
-"""The pull agent: Application model, render, diff, health, sync planning, sync and the controller.
+"""The pull agent, one Argo CD concept per module; ``controller`` is the map.
 
-``application``, ``render``, ``diff``, ``health`` and ``plan`` are pure logic
-(no API server, no git) tested on YAML fixtures; ``sync`` and ``controller``
-put them to work against the cluster through ``labkit.kube`` and ``labkit.git``.
-Nothing is imported eagerly here, so ``import labkit.gitops`` stays cheap.
+Pure logic, tested on YAML fixtures and a fake API server: ``types`` (the
+small shared words), ``application`` (the spec), ``annotations`` (Argo CD's
+``argocd.argoproj.io/*``), ``reconcile`` (pairing, ``is_hook``), ``diff``,
+``health``, ``compare``, ``hooks``, ``waves``, ``prune``, ``plan``,
+``autosync``, ``selfheal``, ``status``, ``render`` (with ``helm``). Put to work
+against the cluster through ``labkit.kube`` and ``labkit.git``: ``source``,
+``livecache``, ``refresh``, ``comparer``, ``sync``, ``operations`` and the
+``controller``. Nothing is imported eagerly here, so ``import labkit.gitops``
+stays cheap.
 """

@@ -2,12 +2,13 @@
 
 Argo CD does not poll the cluster to notice drift. It keeps a cache of every
 object it manages, fed by watches, and re-checks an Application as soon as one
-of its objects changes. This module is that cache. The controller asks it to
+of its objects changes. This module is that cache. The comparer asks it to
 watch a kind (``ensure_watch``); a thread per kind lists the objects once,
 then follows the watch stream, and calls ``on_change(app, key, event)`` for
-every object that carries labkit's tracking annotation. ``tracked(app)`` reads
-one app's objects; ``owner(key)`` says which app an object belongs to, whoever
-asks (two apps claiming one object).
+every object that carries labkit's tracking annotation (the controller queues
+the app). ``tracked(app)`` reads one app's objects (for the comparer, and for
+operations when a sync starts or an app is deleted); ``owner(key)`` says
+which app an object belongs to, whoever asks (two apps claiming one object).
 
 Only tracked objects are kept: an object labkit does not track is invisible
 here, which is one reason prune can never touch it.

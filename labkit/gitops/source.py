@@ -1,7 +1,11 @@
 """Git -> desired objects: read an Application's path at a revision and render it.
 
-The controller calls :meth:`SourceCache.desired` whenever it needs the state
-Git declares. Rendering is cached by (commit sha, path): a commit never
+Argo CD's repo-server, in process. ``labkit.gitops.refresh`` calls
+:meth:`SourceCache.resolve`; ``labkit.gitops.comparer``,
+``labkit.gitops.operations`` (when a sync starts) and ``labkit.apps``
+(``labkit app diff``) call :meth:`SourceCache.desired` whenever they need the
+state Git declares. Rendering is cached by (commit sha, path, Helm
+parameters): a commit never
 changes, so the same revision is rendered once however often the app is
 compared (Argo CD's repo-server keeps the same kind of cache). A hard refresh
 (``labkit.dev/refresh: hard``) clears it.

@@ -1,7 +1,8 @@
 """Build ``Application.status`` from comparisons and sync runs (Argo CD's shape).
 
 Pure functions that turn controller results into the dicts stored in the
-Application's status subresource, so that ``kubectl get applications -o yaml``
+Application's status subresource (called by ``labkit.gitops.record`` and
+``labkit.gitops.operations``), so that ``kubectl get applications -o yaml``
 reads like Argo CD's ``argocd app get``: ``sync``, ``health``, ``resources``,
 ``conditions``, ``operationState``, ``history`` and ``reconciledAt``.
 """
