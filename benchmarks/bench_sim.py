@@ -30,6 +30,7 @@ def run(tmp: Path, timeline: Path | None = None) -> list[Row]:
     rows = [(f"fit: {r['step']}", f"median {r['median_s']} s", "n >= 10", _fit_note(r)) for r in fit.rows()]
     rows.append(("fitted from", source, "", ""))
     rows += whatif_rows(fit)
+    rows += one_app_rows(fit)
     if fit.heal is not None:
         rows += drift_rows(fit)
     return rows
@@ -81,6 +82,22 @@ def whatif_rows(fit: PipelineFit, apps: tuple[int, ...] = APPS) -> list[Row]:
                     _load_note(p.poll_load, p.runs, p.unfinished),
                 )
             )
+    return rows
+
+
+def one_app_rows(fit: PipelineFit, apps: int = 2000, runs: int = 10) -> list[Row]:
+    """A commit that changes one app: every other app on the repository still refreshes and compares."""
+    rows = []
+    for name, preset in PRESETS.items():
+        p = predict_commit(preset(apps), fit, touched=1, runs=runs, seed=7)
+        rows.append(
+            (
+                f"commit to 1 of {apps} apps -> Synced, {name} defaults",
+                f"p50 {_s(p.quantile('synced_s', 0.5))}, p95 {_s(p.quantile('synced_s', 0.95))}",
+                "",
+                f"predicted, {runs} runs; the others compare too (one repository)",
+            )
+        )
     return rows
 
 

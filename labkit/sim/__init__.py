@@ -12,8 +12,8 @@ Three steps, one module each:
 3. :mod:`labkit.sim.validate` — :func:`validate` sets predicted p50/p95
    against a run measured on the lab.
 
-The scale notebook, ``benchmarks/bench_sim.py`` and
-:mod:`labkit.ui.simplots` call these. ``import labkit`` does not import this
+``benchmarks/bench_sim.py`` and :mod:`labkit.ui.simplots` call these, and
+the scale experiment and notebook of issue 13 are meant to. ``import labkit`` does not import this
 package (it needs SimPy).
 """
 

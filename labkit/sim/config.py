@@ -4,9 +4,9 @@ A :class:`SimConfig` says how many apps there are, what makes the agent look
 at Git (a poll per app with jitter, one shared source poll, a webhook), and
 how many hands it has (workers per controller shard, operation workers, a
 render limit). :func:`labkit.sim.model.predict_commit` and
-:func:`labkit.sim.model.predict_drift` take one; the benchmarks and the
-scale notebook build them with :func:`labkit`, :func:`argocd` and
-:func:`flux`. A preset changes the *shape* of the pipeline and its knobs;
+:func:`labkit.sim.model.predict_drift` take one; ``benchmarks/bench_sim.py``
+builds them with :func:`labkit`, :func:`argocd` and :func:`flux` (through
+:data:`PRESETS`). A preset changes the *shape* of the pipeline and its knobs;
 every step still takes as long as the learner's own lab measured (see
 :mod:`labkit.sim.fit`), so "Argo CD" reads "Argo CD's defaults on my lab's
 step times".

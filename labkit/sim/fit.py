@@ -5,7 +5,7 @@
 step of the pipeline took, and fits one small distribution per step. The
 result, a :class:`PipelineFit`, is plain data: the parameters and the number
 of measurements behind each step. :mod:`labkit.sim.model` samples from it;
-the benchmarks and the scale notebook print it.
+``benchmarks/bench_sim.py`` prints it (:meth:`PipelineFit.rows`).
 
 Each step is the time between two events the controller (actor
 ``controller``) or the git hook (actor ``git``) already writes, joined on the

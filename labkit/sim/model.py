@@ -28,7 +28,7 @@ What is simulated, per run (see :class:`_Run`):
 Every step time is drawn from a :class:`labkit.sim.fit.PipelineFit`, fitted
 from the learner's own timeline. Step times do not grow with the number of
 apps here; the validation table (:mod:`labkit.sim.validate`) says whether
-that holds on the lab. The benchmarks and the scale notebook call
+that holds on the lab. ``benchmarks/bench_sim.py`` calls
 :func:`predict_commit` and :func:`predict_drift`.
 """
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,11 +119,21 @@ def default_runs(apps: int) -> int:
     return max(1, min(50, math.ceil(200 / apps)))
 
 
-def predict_commit(config: SimConfig, fit: PipelineFit, *, runs: int = 0, seed: int = 0) -> Prediction:
-    """commit -> Synced and commit -> Healthy of every app, for one commit that touches all of them."""
+def predict_commit(
+    config: SimConfig, fit: PipelineFit, *, touched: int = 0, runs: int = 0, seed: int = 0
+) -> Prediction:
+    """commit -> Synced and commit -> Healthy of each app one commit changes.
+
+    ``touched`` apps (0 = all) change; the others still find a new revision
+    of the repository and compare, as every app on one repository does, so
+    they take workers without syncing.
+    """
+    if not 0 <= touched <= config.apps:
+        raise ValueError(f"touched must be between 0 (all) and the {config.apps} apps, got {touched}")
     for step in (*COMMIT_STEPS, *(["webhook"] if config.webhook else [])):
         fit.step(step, needed_for="a commit prediction" + (" with the webhook on" * (step == "webhook")))
-    return _repeat(config, fit, "commit", runs, seed, drifts=0, redrift_after_s=0.0)
+    n = touched or config.apps
+    return _repeat(config, fit, "commit", runs or default_runs(n), seed, lambda run: run.commit(n))
 
 
 def predict_drift(
@@ -147,20 +157,31 @@ def predict_drift(
     fit.step("heal", needed_for="a drift prediction")
     if config.watch_drift:
         fit.step("detect", needed_for="a drift prediction")
-    return _repeat(config, fit, "drift", runs, seed, drifts=drifts, redrift_after_s=redrift_after_s)
+    return _repeat(
+        config,
+        fit,
+        "drift",
+        runs or default_runs(config.apps),
+        seed,
+        lambda run: run.drift(drifts, redrift_after_s),
+    )
 
 
 def _repeat(
-    config: SimConfig, fit: PipelineFit, scenario: str, runs: int, seed: int, **drift: Any
+    config: SimConfig,
+    fit: PipelineFit,
+    scenario: str,
+    runs: int,
+    seed: int,
+    play: Callable[[_Run], dict[str, list[float]]],
 ) -> Prediction:
     if runs < 0:
         raise ValueError(f"runs must be 0 (choose for me) or more, got {runs}")
-    runs = runs or default_runs(config.apps)
     series: dict[str, list[float]] = {}
     unfinished = 0
     for i in range(runs):
         run = _Run(config, fit, seed=seed * 1_000_003 + i)
-        result = run.commit() if scenario == "commit" else run.drift(**drift)
+        result = play(run)
         for name, values in result.items():
             series.setdefault(name, []).extend(values)
         unfinished += run.unfinished
@@ -199,6 +220,7 @@ class _Run:
         self.done = self.env.event()
         self.expected = config.apps
         self.redrift_after_s = 0.0
+        self.touched: set[str] = set()
         self.out: dict[str, list[float]] = {}
         self.apps: dict[str, _App] = {}
         shards = [self._shard() for _ in range(config.shards)]
@@ -215,10 +237,11 @@ class _Run:
 
     # -- scenarios --------------------------------------------------------------------------------
 
-    def commit(self) -> dict[str, list[float]]:
+    def commit(self, touched: int) -> dict[str, list[float]]:
         self.out = {"synced_s": [], "healthy_s": []}
+        self.touched = set(self.rng.sample(sorted(self.apps), touched))
         self.env.process(self._commit())
-        return self._run(self.c.apps * 2)
+        return self._run(touched * 2)
 
     def drift(self, drifts: int, redrift_after_s: float) -> dict[str, list[float]]:
         self.out = {"healed_s": []}
@@ -312,7 +335,8 @@ class _Run:
             if head != app.seen:
                 app.seen = head
                 yield from self._step("compare")
-                yield from self._sync(app, "commit")
+                if name in self.touched:
+                    yield from self._sync(app, "commit")
             elif due and self.c.poll_compares:
                 yield from self._step("compare")
                 if app.drifted_at is not None and not self.c.watch_drift:

@@ -1,6 +1,6 @@
 """Predicted against measured: is the model good enough to believe at scales the laptop cannot run?
 
-The scale notebook and the benchmarks take a run measured on the lab (its
+The scale experiment of issue 13 takes a run measured on the lab (its
 latencies from the timeline, :func:`measured_latencies`), predict the same
 run with :func:`labkit.sim.model.predict_commit`, and call :func:`validate`,
 which puts p50 and p95 side by side and says whether each lies within the

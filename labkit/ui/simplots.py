@@ -1,6 +1,6 @@
 """Plots of the what-if model: predicted against measured, and what-ifs side by side.
 
-The scale notebook and the benchmarks call these with predictions from
+For the scale notebook (issue 13): these draw predictions from
 :mod:`labkit.sim.model` and latencies measured on the lab
 (:func:`labkit.sim.validate.measured_latencies`). Like :mod:`labkit.ui.plots`,
 each returns a :class:`labkit.ui.figures.LabFigure` and never touches

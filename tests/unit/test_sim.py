@@ -242,6 +242,16 @@ def test_shards_and_operation_workers_add_hands_and_the_render_limit_takes_them(
     assert p95(base.with_(workers=20, render_parallelism=1)) > p95(base.with_(workers=20))
 
 
+def test_a_commit_to_one_app_waits_behind_every_app_of_the_repository(fit: PipelineFit) -> None:
+    alone = predict_commit(labkit_preset(1, workers=1), fit, runs=20, seed=6)
+    crowded = predict_commit(labkit_preset(200, workers=1), fit, touched=1, runs=20, seed=6)
+    assert len(crowded.latencies["synced_s"]) == 20  # one touched app per run
+    # the other 199 find a new revision too and compare (0.27 s each), half of them before it
+    assert crowded.quantile("synced_s", 0.5) > 10 * alone.quantile("synced_s", 0.5)
+    with pytest.raises(ValueError, match="touched must be between 0"):
+        predict_commit(labkit_preset(5), fit, touched=6)
+
+
 def test_every_app_syncs_under_every_preset(fit: PipelineFit) -> None:
     for preset in (labkit_preset, argocd, flux):
         p = predict_commit(preset(50), fit, runs=1, seed=4)
