@@ -38,7 +38,7 @@ import math
 import random
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -84,13 +84,13 @@ HOW_TO_MEASURE = {
 class NotEnoughEvents(LabkitError):
     """The timeline holds too few measurements of some step to fit it."""
 
-    def __init__(self, missing: dict[str, int], source: str) -> None:
+    def __init__(self, missing: dict[str, int], headline: str) -> None:
         self.missing = missing
         lines = [
             f"  {step}: {more} more `{STEPS[step][0]}` -> `{STEPS[step][1]}` pairs"
             for step, more in missing.items()
         ]
-        message = f"the timeline {source} is too small to fit the model:\n" + "\n".join(lines)
+        message = f"{headline}:\n" + "\n".join(lines)
         kinds = {"drift" if step in ("detect", "heal") else "commit" for step in missing}
         super().__init__(message, hint="; ".join(HOW_TO_MEASURE[k] for k in sorted(kinds)))
 
@@ -150,12 +150,15 @@ class PipelineFit:
     webhook: StepFit | None = None
     detect: StepFit | None = None
     heal: StepFit | None = None
+    found: dict[str, int] = field(default_factory=dict)
+    """Measurements found per step, fitted or not."""
 
     def step(self, name: str, needed_for: str) -> StepFit:
         """The fit of step ``name``, or :class:`NotEnoughEvents` saying how to measure it."""
         fit = getattr(self, name)
         if fit is None:
-            raise NotEnoughEvents({name: MIN_SAMPLES}, f"({needed_for} needs the {name} step)")
+            more = max(MIN_SAMPLES - self.found.get(name, 0), 1)
+            raise NotEnoughEvents({name: more}, f"the timeline was too small to fit {needed_for}")
         return fit
 
     def rows(self) -> list[dict[str, object]]:
@@ -163,7 +166,7 @@ class PipelineFit:
         rows: list[dict[str, object]] = []
         for f in fields(self):
             fit = getattr(self, f.name)
-            if fit is not None:
+            if isinstance(fit, StepFit):
                 start, end = STEPS[fit.step]
                 rows.append(
                     {
@@ -180,22 +183,20 @@ class PipelineFit:
         return rows
 
 
-def fit_timeline(
-    timeline: TimelineSource, family: Family = "lognormal", min_samples: int = MIN_SAMPLES
-) -> PipelineFit:
+def fit_timeline(timeline: TimelineSource, family: Family = "lognormal") -> PipelineFit:
     """Measure every step on the timeline and fit it; :class:`NotEnoughEvents` when a commit step is short."""
     if isinstance(timeline, str | Path):
         timeline = Timeline(Path(timeline))
-    source = str(timeline.path) if isinstance(timeline, Timeline) else "given"
+    source = str(timeline.path) if isinstance(timeline, Timeline) else "(events given)"
     measured = step_durations(sorted(timeline, key=lambda e: e.ts_ns))
-    missing = {s: min_samples - len(measured[s]) for s in COMMIT_STEPS if len(measured[s]) < min_samples}
+    missing = {s: MIN_SAMPLES - len(measured[s]) for s in COMMIT_STEPS if len(measured[s]) < MIN_SAMPLES}
     if missing:
-        raise NotEnoughEvents(missing, source)
+        raise NotEnoughEvents(missing, f"the timeline {source} is too small to fit the model")
     fits = {
-        step: StepFit.from_samples(step, values, family) if len(values) >= min_samples else None
+        step: StepFit.from_samples(step, values, family) if len(values) >= MIN_SAMPLES else None
         for step, values in measured.items()
     }
-    return PipelineFit(**fits)  # type: ignore[arg-type]
+    return PipelineFit(**fits, found={step: len(v) for step, v in measured.items()})  # type: ignore[arg-type]
 
 
 def step_durations(events: list[Event]) -> dict[str, list[float]]:

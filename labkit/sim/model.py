@@ -131,7 +131,7 @@ def predict_commit(
     if not 0 <= touched <= config.apps:
         raise ValueError(f"touched must be between 0 (all) and the {config.apps} apps, got {touched}")
     for step in (*COMMIT_STEPS, *(["webhook"] if config.webhook else [])):
-        fit.step(step, needed_for="a commit prediction" + (" with the webhook on" * (step == "webhook")))
+        fit.step(step, needed_for="a commit prediction")
     n = touched or config.apps
     return _repeat(config, fit, "commit", runs or default_runs(n), seed, lambda run: run.commit(n))
 
