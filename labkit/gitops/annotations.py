@@ -6,8 +6,8 @@ names are Argo CD's own (``argocd.argoproj.io/sync-wave``, ``hook``,
 names (``labkit.dev/sync-wave``, ...) still work as aliases, for repositories
 written before; when an object carries both, Argo CD's name wins.
 
-``labkit.gitops.hooks``, ``labkit.gitops.waves``, ``labkit.gitops.prune`` and
-``labkit.gitops.compare`` read annotations through :func:`lookup` and
+``labkit.gitops.reconcile``, ``hooks``, ``waves``, ``prune``, ``compare`` and
+``plan`` read annotations through :func:`lookup`, :func:`value` and
 :func:`options`. Pure functions, no I/O.
 """
 

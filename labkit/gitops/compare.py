@@ -9,7 +9,8 @@ data that the controller writes into ``Application.status``.
 
 ``predict`` asks the API server what an object would look like after a
 server-side apply (a dry run); ``labkit.gitops.comparer`` passes it in, with
-the live objects from the watch cache. :func:`lagging` and :func:`rejudge`
+the live objects from the watch cache (``labkit.apps`` does the same for
+``labkit app diff``). :func:`lagging` and :func:`rejudge`
 handle a cache that is a few milliseconds behind that dry run. An extraneous
 object (tracked, gone from Git) annotated ``argocd.argoproj.io/compare-options:
 IgnoreExtraneous`` stays OutOfSync itself but does not make the app OutOfSync.

@@ -22,7 +22,8 @@ Argo CD.
 
 ``labkit.gitops.plan`` reads phases and policies with :func:`hook_phases` and
 :func:`delete_policies`; ``labkit.gitops.sync`` judges a running hook with
-:func:`outcome`. Pure functions, no I/O.
+:func:`outcome` and asks :func:`deleted_after` whether it goes. Pure
+functions, no I/O.
 """
 
 from __future__ import annotations

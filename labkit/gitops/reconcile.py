@@ -8,8 +8,11 @@ labkit does not track can never be pruned. :func:`is_hook` is the one test for
 "this object is a hook" (Argo CD's ``hook.IsHook``): hooks are not compared,
 and ``labkit.gitops.hooks`` runs them in their phase.
 
-``labkit.gitops.compare`` pairs to judge each object; ``labkit.gitops.plan``
-pairs to build a sync's tasks. Nothing here talks to the cluster.
+``labkit.gitops.compare`` pairs to judge each object;
+``labkit.gitops.operations`` pairs when a sync starts and hands the pairs to
+``labkit.gitops.plan``, which (like ``hooks``, ``prune`` and ``compare``)
+asks :func:`is_hook`, :func:`is_skipped` or :func:`is_resource`. Nothing
+here talks to the cluster.
 """
 
 from __future__ import annotations
