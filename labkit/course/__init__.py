@@ -26,7 +26,7 @@ Nothing here imports pandas, matplotlib, ipywidgets or PyYAML at import time.
 from __future__ import annotations
 
 from labkit.course.actions import attempt
-from labkit.course.check import Check, answers_markdown, quiz
+from labkit.course.check import Check, answers_markdown, learner_seed, quiz, shuffled
 from labkit.course.checkpoints import CHECKPOINTS, checkpoint
 from labkit.course.experiments import Autoscaler, drift_tour
 from labkit.course.files import ordering_files, unreachable_kubeconfig
@@ -87,6 +87,7 @@ __all__ = [
     "heal_attempts",
     "history_table",
     "lab_numbers",
+    "learner_seed",
     "latency_table",
     "now_ns",
     "ordering_files",
@@ -99,6 +100,7 @@ __all__ = [
     "set_image",
     "set_replicas",
     "show_table",
+    "shuffled",
     "unreachable_kubeconfig",
     "wait_for_event",
     "who_changed",

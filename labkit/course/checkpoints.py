@@ -17,6 +17,6 @@ CHECKPOINTS: dict[str, tuple[Check, ...]] = {**CHECKPOINTS_01_05, **CHECKPOINTS_
 """The interview checkpoint at the end of notebooks 01-09."""
 
 
-def checkpoint(notebook: str) -> Any:
-    """The interview checkpoint quiz of one notebook ("01" ... "09")."""
-    return quiz(CHECKPOINTS[notebook])
+def checkpoint(notebook: str, seed: str | None = None) -> Any:
+    """The interview checkpoint quiz of one notebook ("01" ... "09"), choices shuffled per learner."""
+    return quiz(CHECKPOINTS[notebook], seed)
