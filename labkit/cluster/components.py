@@ -92,6 +92,9 @@ def _argocd_stamps(version: str) -> tuple[str, ...]:
     return (
         f"-X {ARGOCD_COMMON}.version={version.lstrip('v')}",
         f"-X {ARGOCD_COMMON}.gitTag={version}",
+        # A module zip carries no commit hash; this tells where the build came from instead
+        # (and, with gitTag and a clean tree, makes `argocd version` print the release, v3.6.1).
+        f"-X {ARGOCD_COMMON}.gitCommit=gomod-{version}",
         f"-X {ARGOCD_COMMON}.gitTreeState=clean",
         f"-X {ARGOCD_COMMON}.kubectlVersion=v0.37.0",
     )
