@@ -183,12 +183,26 @@ class PipelineFit:
         return rows
 
 
-def fit_timeline(timeline: TimelineSource, family: Family = "lognormal") -> PipelineFit:
-    """Measure every step on the timeline and fit it; :class:`NotEnoughEvents` when a commit step is short."""
+def fit_timeline(
+    timeline: TimelineSource,
+    family: Family = "lognormal",
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+) -> PipelineFit:
+    """Measure every step on the timeline and fit it; :class:`NotEnoughEvents` when a commit step is short.
+
+    ``since_ns``/``until_ns`` keep only the events of one stretch (a small run
+    to fit from, and not the large run the fit is then checked against).
+    """
     if isinstance(timeline, str | Path):
         timeline = Timeline(Path(timeline))
     source = str(timeline.path) if isinstance(timeline, Timeline) else "(events given)"
-    measured = step_durations(sorted(timeline, key=lambda e: e.ts_ns))
+    start, end = (
+        since_ns if since_ns is not None else -math.inf,
+        until_ns if until_ns is not None else math.inf,
+    )
+    measured = step_durations(sorted((e for e in timeline if start <= e.ts_ns < end), key=lambda e: e.ts_ns))
     missing = {s: MIN_SAMPLES - len(measured[s]) for s in COMMIT_STEPS if len(measured[s]) < MIN_SAMPLES}
     if missing:
         raise NotEnoughEvents(missing, f"the timeline {source} is too small to fit the model")

@@ -124,6 +124,15 @@ def test_fit_rows_name_each_step_by_its_two_events(fit: PipelineFit) -> None:
     assert rows["health"]["median_s"] == pytest.approx(1.0, rel=0.1)
 
 
+def test_fit_can_keep_to_one_stretch_of_the_timeline(tmp_path: Path) -> None:
+    timeline = _write_timeline(tmp_path / "t.jsonl", commits=30, apps=1)
+    middle = sorted(e.ts_ns for e in timeline if e.kind == "pushed")[15]
+    early = fit_timeline(timeline, until_ns=middle)
+    assert early.refresh.n == 15 and early.found["refresh"] == 15
+    with pytest.raises(NotEnoughEvents, match="refresh: 10 more"):
+        fit_timeline(timeline, since_ns=middle + 10**15)
+
+
 def test_manual_syncs_dry_runs_and_first_revisions_are_not_measured(tmp_path: Path) -> None:
     timeline = Timeline(tmp_path / "t.jsonl")
     rev = "a" * 40
