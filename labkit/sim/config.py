@@ -55,6 +55,9 @@ class SimConfig:
     render_parallelism: int = 0
     """At most this many refresh/render+compare steps at once, across shards (Argo CD's
     repo-server ``--parallelismlimit``); 0 = unlimited."""
+    cpu_slots: int = 0
+    """At most this many refresh, compare, apply or heal steps at once, across shards: 1 for an
+    agent that is one Python process (its worker threads share one GIL); 0 = unlimited."""
     heal_base_s: float = 2.0
     """Self-heal backoff base, in seconds: attempts wait 0, base, base*factor, ..."""
     heal_factor: float = 3.0
@@ -90,7 +93,7 @@ def _problems(c: SimConfig) -> list[str]:
     for name in ("workers", "shards"):
         if getattr(c, name) < 1:
             problems.append(f"{name} must be at least 1, got {getattr(c, name)} (nothing would ever sync)")
-    for name in ("operation_workers", "render_parallelism"):
+    for name in ("operation_workers", "render_parallelism", "cpu_slots"):
         if getattr(c, name) < 0:
             problems.append(f"{name} must be 0 (off) or more, got {getattr(c, name)}")
     floats = [f.name for f in fields(c) if f.name.endswith("_s")]
@@ -118,6 +121,7 @@ def labkit(apps: int, settings: ControllerSettings | None = None, **changes: Any
         poll_compares=False,  # Controller.process: a poll that finds no new commit returns
         webhook=True,  # the lab's post-receive hook signs and sends one per push
         workers=s.workers,  # ControllerSettings.workers: 4
+        cpu_slots=1,  # `labkit controller` is one Python process: its worker threads share one GIL
         heal_base_s=s.self_heal_base_s,
         heal_factor=s.self_heal_factor,
         heal_cap_s=s.self_heal_cap_s,

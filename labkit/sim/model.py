@@ -20,7 +20,8 @@ What is simulated, per run (see :class:`_Run`):
   ``operation_workers``, on a separate sync queue; then ``health`` (waiting
   for pods is the cluster's work: it holds no worker); a poll that finds no
   new commit costs ``refresh`` only, or ``refresh`` + ``compare`` with
-  ``poll_compares``; ``render_parallelism`` caps refresh/compare at once;
+  ``poll_compares``; ``render_parallelism`` caps refresh/compare at once,
+  ``cpu_slots`` every step that computes (refresh, compare, apply, heal);
 - **drift**: seen after the measured ``detect`` time (watch) or at the next
   comparing poll (Flux), healed by the ``heal`` step after Argo CD's self-heal
   backoff (0, 2, 6, 18 ... s, capped) when the app drifts again and again.
@@ -214,9 +215,8 @@ class _Run:
         self.head = 0
         self.source_seen = 0
         self.start = config.poll_cycle_s  # by then the polls are spread as they will stay
-        self.limit = (
-            simpy.Resource(self.env, config.render_parallelism) if config.render_parallelism else None
-        )
+        self.render = _slots(self.env, config.render_parallelism)
+        self.cpu = _slots(self.env, config.cpu_slots)
         self.done = self.env.event()
         self.expected = config.apps
         self.redrift_after_s = 0.0
@@ -367,13 +367,13 @@ class _Run:
 
     def _apply(self, app: _App, what: str) -> Proc:
         if what == "commit":
-            yield self.env.timeout(self._sample("apply"))
+            yield from self._step("apply")
             if app.seen >= 1 and not app.synced:
                 app.synced = True
                 self._record("synced_s", self.env.now - self.start)
                 self.env.process(self._health())
         elif app.drifted_at is not None:
-            yield self.env.timeout(self._sample("heal"))
+            yield from self._step("heal")
             self._record("healed_s", self.env.now - app.drifted_at)
             app.drifted_at = None
             if app.drifts_left > 0:
@@ -385,16 +385,25 @@ class _Run:
         self._record("healthy_s", self.env.now - self.start)
 
     def _step(self, step: str) -> Proc:
-        """Hold the worker for one refresh or compare, within the render limit."""
-        if self.limit is None:
+        """Hold the worker for one step, with a render slot (refresh, compare) and a CPU slot if limited."""
+        render = self.render if step in ("refresh", "compare") else None
+        held = [r for r in (render, self.cpu) if r is not None]  # always in this order: no deadlock
+        requests = [r.request() for r in held]
+        try:
+            for request in requests:
+                yield request
             yield self.env.timeout(self._sample(step))
-            return
-        with self.limit.request() as slot:
-            yield slot
-            yield self.env.timeout(self._sample(step))
+        finally:
+            for resource, request in zip(held, requests, strict=True):
+                resource.release(request)
 
     def _sample(self, step: str) -> float:
         return self.fit.step(step, f"the {step} step").sample(self.rng)
+
+
+def _slots(env: simpy.Environment, capacity: int) -> simpy.Resource | None:
+    """A shared limit of ``capacity`` at once; None for 0 (unlimited)."""
+    return simpy.Resource(env, capacity) if capacity else None
 
 
 def predict_many(

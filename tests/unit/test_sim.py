@@ -235,7 +235,7 @@ def test_the_webhook_is_faster_than_polling_alone(fit: PipelineFit) -> None:
 def test_more_workers_are_never_slower(fit: PipelineFit) -> None:
     previous = (math.inf, math.inf)
     for workers in (1, 2, 4, 8, 16):
-        p = predict_commit(labkit_preset(200, workers=workers), fit, runs=2, seed=2)
+        p = predict_commit(labkit_preset(200, workers=workers, cpu_slots=0), fit, runs=2, seed=2)
         now = (p.quantile("synced_s", 0.5), p.quantile("synced_s", 0.95))
         assert now[0] <= previous[0] * 1.02 and now[1] <= previous[1] * 1.02, workers
         previous = now
@@ -259,6 +259,16 @@ def test_a_commit_to_one_app_waits_behind_every_app_of_the_repository(fit: Pipel
     assert crowded.quantile("synced_s", 0.5) > 10 * alone.quantile("synced_s", 0.5)
     with pytest.raises(ValueError, match="touched must be between 0"):
         predict_commit(labkit_preset(5), fit, touched=6)
+
+
+def test_one_cpu_slot_makes_many_workers_work_like_one(fit: PipelineFit) -> None:
+    def p95(config: SimConfig) -> float:
+        return predict_commit(config, fit, runs=2, seed=8).quantile("synced_s", 0.95)
+
+    gil = p95(labkit_preset(200, workers=8))
+    assert labkit_preset(10).cpu_slots == 1 and argocd(10).cpu_slots == 0
+    assert gil > 3 * p95(labkit_preset(200, workers=8, cpu_slots=0))
+    assert gil == pytest.approx(p95(labkit_preset(200, workers=1)), rel=0.15)
 
 
 def test_every_app_syncs_under_every_preset(fit: PipelineFit) -> None:
@@ -288,7 +298,7 @@ def test_self_heal_backoff_is_argo_cds_and_the_agents() -> None:
 def test_drift_again_and_again_meets_the_growing_backoff(fit: PipelineFit) -> None:
     once = predict_drift(labkit_preset(10), fit, runs=2, seed=5)
     fought = predict_drift(labkit_preset(10), fit, drifts=5, runs=2, seed=5)
-    assert len(once.latencies["healed_s"]) == 20 and once.quantile("healed_s", 0.95) < 6
+    assert len(once.latencies["healed_s"]) == 20 and max(once.latencies["healed_s"]) < 25
     assert len(fought.latencies["healed_s"]) == 100 and fought.unfinished == 0
     assert max(fought.latencies["healed_s"]) > 40  # the fifth heal waits 54 s after the fourth
     flux_heal = predict_drift(flux(10), fit, runs=2, seed=5)
