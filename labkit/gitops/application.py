@@ -149,6 +149,7 @@ class AppSpec:
             raise InvalidSpec(
                 f"Application {name!r}: spec.source.path {path!r} must stay inside the repository"
             )
+        _one_project_one_cluster(spec, dest, name)
         diff_mode = _diff_mode(spec.get("diffMode"), name)
         refresh = spec.get("refreshInterval")
         return cls(
@@ -315,3 +316,30 @@ class SyncOperation:
             initiated_by=str(by.get("username", "")),
             automated=bool(by.get("automated", False)),
         )
+
+
+IN_CLUSTER = ("https://kubernetes.default.svc", "in-cluster")
+"""How Argo CD names the cluster it runs in (destination.server / destination.name)."""
+
+
+def _one_project_one_cluster(spec: Manifest, dest: Manifest, name: str) -> None:
+    """Argo CD's fields labkit's agent has no choice in are checked, never ignored.
+
+    labkit's agent deploys only to the lab's own cluster and has one project,
+    ``default`` (Argo CD's default AppProject: no restrictions), so an Application
+    written for Argo CD works here unchanged, and anything else is refused by name.
+    """
+    project = spec.get("project") or "default"
+    if project != "default":
+        raise InvalidSpec(
+            f"Application {name!r}: spec.project {project!r}: labkit's agent has one project, 'default'",
+            hint="set spec.project: default (AppProjects are Argo CD's: try them with labkit argocd up)",
+        )
+    for key in ("server", "name"):
+        value = dest.get(key)
+        if value not in (None, "") and value not in IN_CLUSTER:
+            raise InvalidSpec(
+                f"Application {name!r}: spec.destination.{key} {value!r}: labkit's agent deploys only to "
+                "the lab's own cluster",
+                hint="use destination.server: https://kubernetes.default.svc (or name: in-cluster)",
+            )

@@ -48,7 +48,8 @@ def _spec_schema() -> Manifest:
             targetRevision=_t("string"),
             helm=_helm_schema(),
         ),
-        destination=_obj(server=_t("string"), namespace=_t("string")),
+        project=_t("string"),
+        destination=_obj(server=_t("string"), name=_t("string"), namespace=_t("string")),
         syncPolicy=_obj(
             automated=automated,
             syncOptions=_t("array", items=_t("string")),

@@ -265,3 +265,40 @@ def test_the_diff_mode_is_an_enum_and_an_unknown_one_is_refused() -> None:
     app["spec"]["diffMode"] = "two-way"
     with pytest.raises(InvalidSpec, match="spec.diffMode 'two-way' is not one of"):
         AppSpec.from_manifest(app)
+
+
+def test_an_argocd_application_is_accepted_with_project_default_and_the_in_cluster_destination() -> None:
+    from labkit.gitops.application import AppSpec
+
+    app = {
+        "metadata": {"name": "guestbook"},
+        "spec": {
+            "project": "default",
+            "source": {
+                "repoURL": "http://127.0.0.1:1/gitops.git",
+                "path": "apps/demo",
+                "targetRevision": "HEAD",
+            },
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "guestbook"},
+        },
+    }
+    assert AppSpec.from_manifest(app).dest_namespace == "guestbook"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("project", "team-a", "spec.project 'team-a': labkit's agent has one project"),
+        ("destination", {"server": "https://prod.example:6443"}, "deploys only to the lab's own cluster"),
+        ("destination", {"name": "prod"}, "spec.destination.name 'prod'"),
+    ],
+)
+def test_a_project_or_cluster_labkit_cannot_honour_is_refused_not_ignored(
+    field: str, value: object, message: str
+) -> None:
+    from labkit.gitops.application import AppSpec, InvalidSpec
+
+    app = {"metadata": {"name": "a"}, "spec": {"source": {"repoURL": "x", "path": "p"}, "destination": {}}}
+    app["spec"][field] = value  # type: ignore[index]
+    with pytest.raises(InvalidSpec, match=message):
+        AppSpec.from_manifest(app)
