@@ -111,8 +111,11 @@ def poll_load(config: SimConfig, fit: PipelineFit) -> float:
     if not config.poll_interval_s:
         return 0.0
     cost = fit.refresh.mean_s + (fit.compare.mean_s if config.poll_compares else 0.0)
-    per_second = math.ceil(config.apps / config.shards) / (config.poll_interval_s + config.poll_jitter_s / 2)
-    return per_second * cost / config.workers
+    per_second = config.apps / (config.poll_interval_s + config.poll_jitter_s / 2)
+    hands = config.workers * config.shards
+    for limit in (config.cpu_slots, config.render_parallelism):
+        hands = min(hands, limit or hands)
+    return per_second * cost / hands
 
 
 def default_runs(apps: int) -> int:
