@@ -1,20 +1,21 @@
 """labkit.sim: a what-if model of the pull agent at scale, fitted from the learner's own timeline.
 
-Three steps, one module each:
+Three steps:
 
 1. :mod:`labkit.sim.fit` — :func:`fit_timeline` measures each step of the
    pipeline (webhook, refresh, compare, apply, health, detect, heal) on the
    lab's timeline and fits a distribution per step (:class:`PipelineFit`).
 2. :mod:`labkit.sim.model` — :func:`predict_commit` and :func:`predict_drift`
-   simulate the agent (triggers, work queue, workers, shards, self-heal
-   backoff) on SimPy for any :class:`SimConfig` (:mod:`labkit.sim.config`:
-   presets :func:`labkit_preset`, :func:`argocd`, :func:`flux`).
+   simulate the agent on SimPy (:mod:`labkit.sim.pipeline`: triggers, work
+   queue, workers, shards, self-heal backoff) for any :class:`SimConfig`
+   (:mod:`labkit.sim.config`; presets :func:`labkit_preset`, :func:`argocd`,
+   :func:`flux`).
 3. :mod:`labkit.sim.validate` — :func:`validate` sets predicted p50/p95
    against a run measured on the lab.
 
 ``benchmarks/bench_sim.py`` and :mod:`labkit.ui.simplots` call these, and
-the scale experiment and notebook of issue 13 are meant to. ``import labkit`` does not import this
-package (it needs SimPy).
+the scale experiment and notebook of issue 13 are meant to. ``import
+labkit`` does not import this package (it needs SimPy).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from __future__ import annotations
 from labkit.sim.config import PRESETS, SimConfig, argocd, flux
 from labkit.sim.config import labkit as labkit_preset
 from labkit.sim.fit import NotEnoughEvents, PipelineFit, StepFit, fit_timeline, step_durations
-from labkit.sim.model import Prediction, backoff_s, predict_commit, predict_drift, predict_many
+from labkit.sim.model import Prediction, predict_commit, predict_drift, predict_many
+from labkit.sim.pipeline import backoff_s
 from labkit.sim.validate import measured_latencies, validate, validation_rows
 
 __all__ = [
