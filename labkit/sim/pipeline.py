@@ -107,12 +107,14 @@ class PipelineRun:
     # -- scenarios --------------------------------------------------------------------------------
 
     def commit(self, touched: int) -> dict[str, list[float]]:
+        """One commit that changes ``touched`` apps picked at random: their synced_s and healthy_s."""
         self.out = {"synced_s": [], "healthy_s": []}
         self.touched = set(self.rng.sample(sorted(self.apps), touched))
         self.env.process(self._commit())
         return self._run(touched * 2)
 
     def drift(self, drifts: int, redrift_after_s: float) -> dict[str, list[float]]:
+        """Every app drifts ``drifts`` times, again ``redrift_after_s`` after each heal: healed_s."""
         self.out = {"healed_s": []}
         self.redrift_after_s = redrift_after_s
         for app in self.apps.values():
