@@ -53,8 +53,8 @@ from labkit.gitops.application import AppSpec, InvalidSpec
 from labkit.gitops.compare import Comparison
 from labkit.gitops.comparer import Comparer, CompareResult
 from labkit.gitops.livecache import LiveCache
-from labkit.gitops.operations import OperationResult, Operations
-from labkit.gitops.record import AppRecord
+from labkit.gitops.operations import Operations
+from labkit.gitops.record import AppRecord, OperationResult
 from labkit.gitops.source import SourceCache
 from labkit.gitops.types import API_VERSION, APP_NAMESPACE, KIND, REFRESH_ANNOTATION, ResourceKey, SyncStatus
 from labkit.gitops.webhook import WebhookServer

@@ -11,27 +11,28 @@ clears the ``operation`` field and tells the timeline.
 ``Operations`` gets narrow collaborators — the kube client, the source cache,
 the live cache, the timeline, the settings and a ``schedule(delay_s, app,
 reason)`` callable — never the controller. It reads the app's record and
-returns an :class:`OperationResult`; the controller copies that onto the record.
+returns a :class:`labkit.gitops.record.OperationResult`; the controller
+copies that onto the record.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.events import Timeline
 from labkit.gitops import status as st
 from labkit.gitops.application import AppSpec, SyncOperation, operation_manifest
-from labkit.gitops.autosync import Act, Decision, Memory, decide
+from labkit.gitops.autosync import Act, Decision, decide
 from labkit.gitops.compare import Comparison
 from labkit.gitops.livecache import LiveCache
 from labkit.gitops.plan import plan_sync
 from labkit.gitops.prune import kept_on_app_delete
 from labkit.gitops.reconcile import pair
-from labkit.gitops.record import AppRecord, one_line
+from labkit.gitops.record import AppRecord, OperationResult, one_line
 from labkit.gitops.source import SourceCache
 from labkit.gitops.sync import ResourceResult, SyncRun
 from labkit.gitops.types import API_VERSION, APP_NAMESPACE, FINALIZER, KIND, OperationPhase
@@ -41,37 +42,6 @@ from labkit.settings import ControllerSettings
 Manifest = dict[str, Any]
 Schedule = Callable[[float, str, str], None]
 """``schedule(delay_s, app, reason)``: look at ``app`` again after ``delay_s`` seconds."""
-
-
-@dataclass(frozen=True)
-class OperationResult:
-    """What one call to :meth:`Operations.act` decided; the controller copies it onto the app's record."""
-
-    run: SyncRun | None
-    op: SyncOperation | None
-    op_state: Manifest | None
-    memory: Memory
-    history: list[Manifest]
-    deployed_revision: str | None
-    sync_error: str
-    last_decision: str
-    resumed_started_at: float | None
-    finished: bool = False
-    """A sync ended here: compare again at once before writing status (``synced`` is queued)."""
-
-    @classmethod
-    def unchanged(cls, record: AppRecord) -> OperationResult:
-        return cls(
-            record.run,
-            record.op,
-            record.op_state,
-            record.memory,
-            record.history,
-            record.deployed_revision,
-            record.sync_error,
-            record.last_decision,
-            record.resumed_started_at,
-        )
 
 
 class Operations:

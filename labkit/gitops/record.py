@@ -3,7 +3,7 @@
 Only :class:`labkit.gitops.controller.Controller` changes an :class:`AppRecord`:
 the parts of a reconcile return what they found or decided
 (``refresh.RefreshResult``, ``comparer.CompareResult``,
-``operations.OperationResult``) and the controller copies it here. Most of a
+:class:`OperationResult`) and the controller copies it here. Most of a
 record is rebuilt from ``Application.status`` when the controller starts
 (history, the last synced revision), so a restarted controller picks up
 where the last one stopped. The rest (the comparison, the running sync)
@@ -129,3 +129,34 @@ class AppRecord:
         if self.last_decision:
             out["summary"] = {"agent": self.last_decision}
         return out
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What one call to ``labkit.gitops.operations.Operations.act`` decided; the controller copies it here."""
+
+    run: SyncRun | None
+    op: SyncOperation | None
+    op_state: Manifest | None
+    memory: Memory
+    history: list[Manifest]
+    deployed_revision: str | None
+    sync_error: str
+    last_decision: str
+    resumed_started_at: float | None
+    finished: bool = False
+    """A sync ended here: compare again at once before writing status (``synced`` is queued)."""
+
+    @classmethod
+    def unchanged(cls, record: AppRecord) -> OperationResult:
+        return cls(
+            record.run,
+            record.op,
+            record.op_state,
+            record.memory,
+            record.history,
+            record.deployed_revision,
+            record.sync_error,
+            record.last_decision,
+            record.resumed_started_at,
+        )
