@@ -109,57 +109,51 @@ def commit_events(timeline: Source, app: str, revision: str | None = None) -> pd
     return pd.DataFrame([[r[c] for c in EVENT_COLUMNS] for r in picked], columns=EVENT_COLUMNS)
 
 
-MAX_LINES = 7
-LINE_IN = 0.13
-"""Height of one label line in inches (7 pt text): lanes are sized in label lines."""
+ROW_IN = 0.19
+"""Height of one event's row in inches (7 pt text): every event gets a row of its own."""
+LANE_GAP = 0.8
+"""Rows of space between two lanes."""
 LABEL_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1}
 
 
-def _clusters(lane: pd.DataFrame, gap_s: float) -> list[tuple[float, list[str]]]:
-    """Events closer than ``gap_s`` to the previous one share one stacked label: "0.11 s  what".
+def _rows(events: pd.DataFrame, lanes: list[str]) -> tuple[dict[str, tuple[float, float]], float]:
+    """Lanes top to bottom, each event on a row of its own (earliest at the top of its lane).
 
-    A run of ``resource_applied`` becomes one line ("applied 3 objects"), and a
-    label too long for its lane keeps its first and last lines, because the
-    last one is usually how it ended (synced, failed, healthy).
+    Returns, per lane, (its bottom, its top) in rows, and the total height; the
+    events of a lane sit at ``top - 0.5 - i``. Labels never share a row, so a
+    burst of events 10 ms apart stays as readable as a 30 s wait.
     """
-    groups: list[tuple[float, list[list[Any]]]] = []  # (start, [[t, kind, label, count], ...])
-    last = -math.inf
-    for t, kind, label in zip(lane["t_s"], lane["kind"], lane["label"], strict=True):
-        if t - last >= gap_s:
-            groups.append((float(t), []))
-        entries = groups[-1][1]
-        if kind == "resource_applied" and entries and entries[-1][1] == kind:
-            entries[-1][3] += 1
-        else:
-            entries.append([float(t), kind, label, 1])
-        last = t
-    clusters = []
-    for start, entries in groups:
-        lines = [f"{t:.2f} s  {f'applied {n} objects' if n > 1 else label}" for t, _, label, n in entries]
-        if len(lines) > MAX_LINES:
-            lines = [*lines[: MAX_LINES - 2], f"... {len(lines) - MAX_LINES + 1} more", lines[-1]]
-        clusters.append((start, lines))
-    return clusters
-
-
-def _lane_layout(events: pd.DataFrame, lanes: list[str], gap_s: float) -> tuple[dict[str, Any], float]:
-    """Per lane: its y and its label clusters (alternately above and below); and the total height."""
-    layout: dict[str, Any] = {}
+    spans: dict[str, tuple[float, float]] = {}
     y = 0.0
     for actor in reversed(lanes):
-        groups = _clusters(events[events["actor"] == actor], gap_s)
-        above = max((len(lines) for _, lines in groups[0::2]), default=0)
-        below = max((len(lines) for _, lines in groups[1::2]), default=0)
-        layout[actor] = (y + below + 1.0, groups)
-        y += above + below + 2.0
-    return layout, y
+        n = max(int((events["actor"] == actor).sum()), 1)
+        spans[actor] = (y, y + n)
+        y += n + LANE_GAP
+    return spans, y - LANE_GAP
+
+
+def _draw_lane(ax: Any, lane: pd.DataFrame, actor: str, top: float, span: float) -> None:
+    """One marker per event of ``actor`` and its label on the same row: "0.11 s  new revision seen"."""
+    ys = [top - 0.5 - i for i in range(len(lane))]
+    ax.scatter(lane["t_s"], ys, label=actor, color=LANE_COLORS.get(actor), zorder=3, s=18)
+    for y, t, label in zip(ys, lane["t_s"], lane["label"], strict=True):
+        late = t > span * 0.6  # late events are labelled on their left, so the text stays in the plot
+        ax.text(
+            t + (-1 if late else 1) * span * 0.012,
+            y,
+            f"{t:.2f} s  {label}",
+            fontsize=7,
+            va="center",
+            ha="right" if late else "left",
+            bbox=LABEL_BOX,
+        )
 
 
 def swimlane(timeline: Source, app: str, revision: str | None = None) -> LabFigure:
     """One commit across the actors (git, pipeline, controller, drift): what happened when, in seconds.
 
-    Events close in time share one label listing each with its time, so a
-    burst of controller work stays readable next to a 30 s poll wait.
+    Each actor has a lane and each event a row of its own in that lane, so
+    events close in time never share or hide a label, however many there are.
     """
     import pandas as pd
 
@@ -168,12 +162,14 @@ def swimlane(timeline: Source, app: str, revision: str | None = None) -> LabFigu
     events = pd.DataFrame(picked, columns=EVENT_COLUMNS)
     lanes = list(LANES) + sorted(set(events["actor"]) - set(LANES))
     span = max(float(events["t_s"].max()), 1e-3) if not events.empty else 1.0
-    layout, height = _lane_layout(events, lanes, span * 0.15)
-    fig, ax = new_figure(11, 1.6 + height * LINE_IN)
-    ax.set_yticks([layout[a][0] for a in lanes], labels=lanes)
-    ax.set_ylim(0, height)
+    spans, height = _rows(events, lanes)
+    fig, ax = new_figure(11, 1.4 + height * ROW_IN)
+    ax.set_yticks([sum(spans[a]) / 2 for a in lanes], labels=lanes)
+    ax.set_ylim(-0.3, height + 0.3)
     ax.set_xlabel("time since git push (s)")
     ax.set_ylabel("actor")
+    for bottom, top in spans.values():
+        ax.axhspan(bottom - 0.1, top + 0.1, color="0.96", zorder=0)
     if events.empty:
         ax.set_title(f"{app}: no events for {revision or 'any commit'} yet")
         no_data(ax, "push a commit and the events of its journey appear here")
@@ -182,22 +178,14 @@ def swimlane(timeline: Source, app: str, revision: str | None = None) -> LabFigu
     subject = f' "{push["message"]}"' if present(push.get("message")) else ""
     ax.set_title(f"{app}: one commit from git push to the cluster ({rev[:7]}{subject})")
     for actor in lanes:
-        lane, (y, groups) = events[events["actor"] == actor], layout[actor]
-        ax.axhline(y, color="0.85", linewidth=0.8, zorder=1)
-        if lane.empty:
-            continue
-        ax.scatter(lane["t_s"], [y] * len(lane), label=actor, color=LANE_COLORS.get(actor), zorder=3)
-        for i, (t, lines) in enumerate(groups):
-            up = i % 2 == 0
-            text = "\n".join(lines)
-            ax.text(
-                t, y + (0.5 if up else -0.5), text, fontsize=7, va="bottom" if up else "top", bbox=LABEL_BOX
-            )
+        lane = events[events["actor"] == actor]
+        if not lane.empty:
+            _draw_lane(ax, lane, actor, spans[actor][1], span)
     synced = events[(events["kind"] == "sync_finished") & (events["label"] == "sync Succeeded")]
     if not synced.empty:
         t = float(synced["t_s"].iloc[0])
         ax.axvline(t, color="tab:green", linestyle="--", linewidth=1, label=f"synced after {t:.2f} s")
-    ax.set_xlim(-span * 0.02, span * 1.3)
+    ax.set_xlim(-span * 0.03, span * 1.05)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
 
