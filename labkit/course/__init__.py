@@ -14,6 +14,8 @@ public name from the modules that hold it:
 - :mod:`~labkit.course.experiments`: :func:`drift_tour` (real ``kubectl``) and
   :class:`Autoscaler`, which writes ``spec.replicas`` like an HPA.
 - :mod:`~labkit.course.files`: files for the experiments.
+- :mod:`~labkit.course.engines`: the real Argo CD beside labkit's agent (notebook 11):
+  :func:`wait_argocd`, :func:`side_by_side`, :func:`time_until_replicas`.
 - :mod:`~labkit.course.check`, :mod:`~labkit.course.checkpoints` and
   :mod:`~labkit.course.interview`: the interview checkpoints as data
   (:class:`Check`), one short set per notebook in :data:`CHECKPOINTS` and the
@@ -28,6 +30,7 @@ from __future__ import annotations
 from labkit.course.actions import attempt
 from labkit.course.check import Check, answers_markdown, learner_seed, quiz, shuffled
 from labkit.course.checkpoints import CHECKPOINTS, checkpoint
+from labkit.course.engines import argocd_app, side_by_side, time_until_replicas, wait_argocd
 from labkit.course.experiments import Autoscaler, drift_tour
 from labkit.course.files import ordering_files, unreachable_kubeconfig
 from labkit.course.gitshell import (
@@ -74,6 +77,7 @@ __all__ = [
     "answers_markdown",
     "apply_order",
     "app_status",
+    "argocd_app",
     "attempt",
     "checkpoint",
     "commit_and_push",
@@ -100,8 +104,11 @@ __all__ = [
     "set_image",
     "set_replicas",
     "show_table",
+    "side_by_side",
     "shuffled",
+    "time_until_replicas",
     "unreachable_kubeconfig",
+    "wait_argocd",
     "wait_for_event",
     "who_changed",
 ]
