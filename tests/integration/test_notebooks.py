@@ -5,7 +5,9 @@ environment is the lab's (``lab.env()``), so ``labkit.Lab.up()`` in its first
 cell reuses the session lab instead of making one. A failing cell is named by
 notebook, cell index and the first lines of its source. Run times go to the
 terminal and to ``test-output/notebook-times.json``, one entry per notebook,
-updated after each one (so a partial run still leaves its numbers).
+updated after each one (so a partial run still leaves its numbers). The executed
+copy of each notebook, outputs included, goes to ``test-output/notebooks/`` for
+reading what a learner would have seen (a failed one up to the failing cell).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from labkit.settings import PROJECT_ROOT
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 TIMES = PROJECT_ROOT / "test-output" / "notebook-times.json"
+EXECUTED = PROJECT_ROOT / "test-output" / "notebooks"
 CELL_TIMEOUT_S = 120
 BUDGET_S = 60.0
 """What one notebook should take on a 2-core machine (the curriculum's promise); over it is reported."""
@@ -63,6 +66,7 @@ def run_notebook(path: Path, env: dict[str, str]) -> tuple[float, int]:
     )
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     start = time.monotonic()  # kernel start included: a learner waits for it too
+    EXECUTED.mkdir(parents=True, exist_ok=True)
     with client.setup_kernel(env=env):
         for index, cell in code_cells:
             try:
@@ -70,16 +74,30 @@ def run_notebook(path: Path, env: dict[str, str]) -> tuple[float, int]:
             except (CellExecutionError, CellTimeoutError) as e:
                 elapsed = time.monotonic() - start
                 _record(path.name, elapsed, False, len(code_cells))
+                nbformat.write(nb, EXECUTED / path.name)
                 detail = str(e).strip().splitlines()
                 pytest.fail(
                     f"{path.name}: cell {index} failed after {elapsed:.1f} s:\n{_head(cell.source)}\n"
                     + "\n".join(detail[-15:]),
                     pytrace=False,
                 )
-    return time.monotonic() - start, len(code_cells)
+    elapsed = time.monotonic() - start
+    nbformat.write(nb, EXECUTED / path.name)
+    return elapsed, len(code_cells)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+ENGINES = {"argocd": "real-argocd", "flux": "flux"}
+"""Marker -> what a notebook's name contains when it starts that real engine (built before the tests run)."""
+
+
+def _param(path: Path) -> Any:
+    marks = [getattr(pytest.mark, m) for m, part in ENGINES.items() if part in path.stem]
+    if marks:
+        marks.append(pytest.mark.timeout(900))  # an engine's first start, plus the notebook
+    return pytest.param(path, marks=marks, id=path.stem)
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom_against_the_lab(path: Path, lab: Any) -> None:
     env = {**os.environ, **lab.env()}
     env.pop("JPY_PARENT_PID", None)
