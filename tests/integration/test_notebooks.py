@@ -86,7 +86,7 @@ def run_notebook(path: Path, env: dict[str, str]) -> tuple[float, int]:
     return elapsed, len(code_cells)
 
 
-ENGINES = {"argocd": "real-argocd", "flux": "flux"}
+ENGINES = {"argocd": "argocd", "flux": "flux"}
 """Marker -> what a notebook's name contains when it starts that real engine (built before the tests run)."""
 
 
