@@ -28,6 +28,7 @@ from labkit.errors import LabStateError
 from labkit.events import Timeline
 from labkit.gitops.application import crd_manifest
 from labkit.gitops.controller import Controller
+from labkit.gitops.source import SourceCache
 from labkit.kube import Kube
 from labkit.settings import ControllerSettings
 from labkit.supervisor import Program, pid_alive
@@ -74,6 +75,8 @@ def run(state_dir: Path, settings: ControllerSettings | None = None) -> None:
         Timeline(state_dir / "timeline.jsonl"),
         settings,
         webhook_secret=secret_path.read_bytes().strip(),
+        # http(s) repositories are mirrored here, as Argo CD's repo-server keeps its clones.
+        source=SourceCache(is_namespaced=kube.is_namespaced, mirrors=state_dir / "repo-server"),
     ).start()
     assert controller.webhook is not None
     info = {"pid": os.getpid(), "webhook_url": controller.webhook.url}

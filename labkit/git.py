@@ -23,6 +23,7 @@ holds the command as a line that can be pasted into a terminal.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shlex
@@ -431,6 +432,42 @@ def export_tree(bare: Path, revision: str, path: str, dest: Path) -> str:
     except (tarfile.TarError, OSError) as e:
         raise GitError(f"cannot unpack {path!r} at {sha[:7]} into {dest}: {e}", hint="check the disk") from e
     return sha
+
+
+def mirror_path(url: str, root: Path) -> Path:
+    """Where :func:`mirror` keeps the clone of ``url`` under ``root``."""
+    return Path(root) / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".git")
+
+
+def has_commit(bare: Path, sha: str) -> bool:
+    """Whether the bare repository holds commit ``sha`` (False when it does not exist)."""
+    if not (Path(bare) / "HEAD").is_file():
+        return False
+    try:
+        _git(bare, "cat-file", "-e", f"{sha}^{{commit}}", git_dir=Path(bare).resolve())
+    except GitError:
+        return False
+    return True
+
+
+def mirror(url: str, root: Path) -> Path:
+    """A bare mirror of the remote repository at ``url`` under ``root``, fetched now; its path.
+
+    What Argo CD's repo-server does for a repository it reads over HTTP: one
+    local clone per URL, fetched when a refresh asks what a branch points to,
+    so rendering reads from disk. ``--prune`` keeps deleted branches deleted.
+    """
+    path = mirror_path(url, root)
+    hint = f"check that {url} answers: git ls-remote {url}"
+    if not (path / "HEAD").is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        _git(path.parent, "clone", "--quiet", "--mirror", url, str(tmp), hint=hint)
+        tmp.rename(path)
+    else:
+        _git(path, "fetch", "--quiet", "--prune", "origin", hint=hint)
+    return path
 
 
 def ls_remote(bare: Path) -> dict[str, str]:

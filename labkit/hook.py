@@ -39,9 +39,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 from urllib.request import ProxyHandler, Request, build_opener
 
+from labkit import git
 from labkit.events import Event, Timeline
 
 SIGNATURE_HEADER = "X-Labkit-Signature"
@@ -139,9 +140,15 @@ def record_push(state_dir: Path, bare: Path, update: RefUpdate, ts_ns: int) -> E
     )
 
 
-def webhook_body(update: RefUpdate, repository: str) -> bytes:
-    """The JSON body of the webhook (see the contract in docs/internals.md)."""
+def webhook_body(update: RefUpdate, repository: str, http_url: str | None = None) -> bytes:
+    """The JSON body of the webhook (see the contract in docs/internals.md).
+
+    ``repository`` is the bare repository's file URL; ``http_url`` the same
+    repository over HTTP, so Applications that name either URL are refreshed.
+    """
     record = {"ref": update.ref, "before": update.before, "after": update.after, "repository": repository}
+    if http_url:
+        record["http_url"] = http_url
     return json.dumps(record, sort_keys=True).encode()
 
 
@@ -168,7 +175,7 @@ def deliver_webhook(
     secret = read_secret(state_dir)
     if secret is None:
         return Delivery(False, None, f"no webhook secret in {state_dir / 'webhook.secret'}; webhook not sent")
-    body = webhook_body(update, repository)
+    body = webhook_body(update, repository, git.http_url(Path(unquote(urlparse(repository).path))))
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body)}
     # No proxies: an http_proxy variable must not route a local webhook elsewhere.
     opener = build_opener(ProxyHandler({}))

@@ -185,9 +185,10 @@ class Controller:
         self.timeline.append(
             "controller", "webhook_received", revision=payload.get("after"), ref=payload.get("ref")
         )
-        repo = str(payload.get("repository") or "")
+        # The push names its repository by file URL and, when served, by http URL.
+        repos = {str(payload.get(k)) for k in ("repository", "http_url") if payload.get(k)}
         for name, record in list(self.apps.items()):
-            if not repo or not record.repo_url or record.repo_url == repo:
+            if not repos or not record.repo_url or record.repo_url in repos:
                 self.queue.add(name, "webhook")
 
     # -- one reconcile ------------------------------------------------------------

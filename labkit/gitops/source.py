@@ -10,8 +10,10 @@ changes, so the same revision is rendered once however often the app is
 compared (Argo CD's repo-server keeps the same kind of cache). A hard refresh
 (``labkit.dev/refresh: hard``) clears it.
 
-Only local repositories (``file://`` URLs or plain paths) are supported: the
-lab's Git server is a bare repository on disk.
+Local repositories (``file://`` URLs or plain paths: the lab's bare
+repository on disk) are read in place; http(s) repositories (the lab's Git
+server over HTTP, as Argo CD and Flux read it) through a local mirror that a
+refresh fetches, as Argo CD's repo-server keeps a clone per repository.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,22 +53,61 @@ def repo_path(repo_url: str) -> Path:
     if parsed.scheme in ("", "file"):
         return Path(unquote(parsed.path))
     raise SourceError(
-        f"repoURL {repo_url!r} is not a local repository",
-        hint="this lab's controller reads local Git repositories: use the URL `labkit repo url` prints",
+        f"repoURL {repo_url!r} is neither a local repository nor http(s)",
+        hint="use the lab's Git server: `labkit repo url` (file) or repo.http_url in `labkit status --json`",
     )
+
+
+def is_remote(repo_url: str) -> bool:
+    return urlparse(repo_url).scheme in ("http", "https")
 
 
 class SourceCache:
     """Resolve revisions and render app paths, remembering rendered commits."""
 
-    def __init__(self, is_namespaced: Callable[[str, str], bool | None] | None = None) -> None:
+    def __init__(
+        self,
+        is_namespaced: Callable[[str, str], bool | None] | None = None,
+        mirrors: Path | None = None,
+    ) -> None:
         self.is_namespaced = is_namespaced
         self._rendered: dict[tuple[str, str, str, str, str], tuple[Manifest, ...]] = {}
         self._lock = threading.Lock()
+        # Local clones of http(s) repositories; a private temporary folder when none is given.
+        self._tmp = None if mirrors else tempfile.TemporaryDirectory(prefix="labkit-mirrors-")
+        self.mirrors = mirrors or Path(self._tmp.name if self._tmp else ".")
+        self._fetches: dict[str, tuple[threading.Lock, float]] = {}
+
+    def _fetched(self, repo_url: str) -> Path:
+        """The mirror of a remote repository, fetched at or after the moment this call began.
+
+        Many apps on one repository refresh together after one push: the first
+        fetches, the others find a fetch that finished after they asked and reuse it.
+        """
+        asked = time.monotonic()
+        with self._lock:
+            lock, _ = self._fetches.setdefault(repo_url, (threading.Lock(), 0.0))
+        with lock:
+            if self._fetches[repo_url][1] >= asked:
+                return git.mirror_path(repo_url, self.mirrors)
+            try:
+                path = git.mirror(repo_url, self.mirrors)
+            except GitError as e:
+                raise SourceError(e.message, hint=e.hint) from e
+            self._fetches[repo_url] = (lock, time.monotonic())
+            return path
+
+    def _bare(self, repo_url: str, sha: str | None = None) -> Path:
+        if not is_remote(repo_url):
+            return repo_path(repo_url)
+        path = git.mirror_path(repo_url, self.mirrors)
+        if sha is None or not git.has_commit(path, sha):
+            path = self._fetched(repo_url)
+        return path
 
     def resolve(self, repo_url: str, revision: str) -> str:
         """The full commit sha that ``revision`` (HEAD, branch, tag, sha) names now."""
-        bare = repo_path(repo_url)
+        bare = self._fetched(repo_url) if is_remote(repo_url) else repo_path(repo_url)
         if not bare.exists():
             raise SourceError(
                 f"repository {repo_url} does not exist or is unreadable",
@@ -88,7 +130,7 @@ class SourceCache:
             cached = self._rendered.get(key)
         if cached is not None:
             return Desired(revision_sha, cached)
-        bare = repo_path(repo_url)
+        bare = self._bare(repo_url, revision_sha)
         with tempfile.TemporaryDirectory(prefix="labkit-render-") as tmp:
             # The whole tree, not just `path`: a Kustomize overlay refers to
             # its base with `../../base`, outside the app's own directory.

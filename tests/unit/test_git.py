@@ -445,3 +445,27 @@ def test_repo_commands_without_a_lab_say_to_run_labkit_up(
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "empty"))
     code, out = invoke("repo", "log")
     assert code == 1 and "labkit up" in out
+
+
+def test_a_mirror_is_cloned_once_then_fetched_and_holds_new_commits(repo: LabRepo, tmp_path: Path) -> None:
+    from labkit import git as labgit
+
+    mirrors = tmp_path / "mirrors"
+    path = labgit.mirror(repo.url, mirrors)
+    assert path == labgit.mirror_path(repo.url, mirrors) and labgit.has_commit(path, repo.head())
+    sha = repo.set_replicas("apps/demo", "web", 7)
+    assert not labgit.has_commit(path, sha), "a mirror changes only when fetched"
+    assert labgit.mirror(repo.url, mirrors) == path
+    assert labgit.has_commit(path, sha)
+    assert not labgit.has_commit(tmp_path / "nowhere.git", sha)
+
+
+def test_a_mirror_of_a_url_that_does_not_answer_says_how_to_check_it(tmp_path: Path) -> None:
+    from labkit import git as labgit
+
+    with pytest.raises(GitError) as e:
+        labgit.mirror("http://127.0.0.1:9/nothing.git", tmp_path)
+    assert (
+        e.value.hint
+        == "check that http://127.0.0.1:9/nothing.git answers: git ls-remote http://127.0.0.1:9/nothing.git"
+    )

@@ -198,6 +198,7 @@ def test_a_push_posts_a_signed_webhook_the_controller_can_verify(
         "before": before,
         "after": sha,
         "repository": lab.url,
+        "http_url": lab.http_url,
     }
 
 
