@@ -92,7 +92,7 @@ def create(
         sync_options=options,
     )
     click.echo(f"application '{name}' created")
-    click.echo(f"next: labkit app get {name}   (or: kubectl get applications -n labkit)")
+    click.echo(f"next: labkit app get {name}   (or: kubectl get applications.labkit.dev -n labkit)")
 
 
 @app.command("list", help="All Applications with their sync and health status.")
