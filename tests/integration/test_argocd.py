@@ -284,3 +284,46 @@ def test_the_same_kustomize_and_helm_apps_sync_in_argocd_and_in_labkits_agent(
         return found
 
     assert kinds(argo_name) == kinds(labkit_name) != set()
+
+
+def test_a_killed_redis_or_repo_server_is_restarted_and_argocd_keeps_syncing(
+    lab: Lab, argocd: ArgoCD, kube: Kube, cleanup: Callable[[str], None], tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from labkit import supervisor
+
+    for name in ("argocd-redis", "argocd-repo-server"):
+        before = supervisor.wait_for_pid(lab.state_dir, name)
+        os.kill(before, signal.SIGKILL)
+        eventually(
+            lambda n=name, b=before: (
+                supervisor.read_status(lab.state_dir)["programs"][n].get("pid") not in (None, b)
+            ),
+            10,
+            f"{name} restarted",
+        )
+    assert lab.status()["controller"] is not None, "labkit's own agent is not disturbed"
+    name = new_name("afault")
+    cleanup(name)
+    commit(lab, f"{name}: after the faults", {f"apps/{name}/app.yaml": dump(configmap())})
+    kubectl_apply(lab, application(name, f"apps/{name}", lab), tmp_path)
+    wait_app(kube, name, timeout_s=120)
+
+
+def test_a_lab_reset_deletes_argocds_applications_and_keeps_argocd_running(
+    lab: Lab, argocd: ArgoCD, kube: Kube, tmp_path: Path
+) -> None:
+    name = new_name("areset")
+    commit(lab, f"{name}: app", {f"apps/{name}/app.yaml": dump(configmap())})
+    kubectl_apply(lab, application(name, f"apps/{name}", lab), tmp_path)
+    wait_app(kube, name)
+    lab.reset(progress=print)
+    assert kube.list(API, "Application", NS) == []
+    assert kube.get("v1", "Namespace", NS, None) is not None, "argocd is part of the lab's baseline"
+    assert (
+        kube.get("v1", "Namespace", name, None) is None
+        or kube.get("v1", "Namespace", name, None)["status"]["phase"] == "Terminating"
+    )
+    assert "NAME" in argocd.run("app", "list", echo=False)
