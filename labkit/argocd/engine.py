@@ -95,6 +95,17 @@ class ArgoCD:
             if apps:
                 progress(f"deleted {len(apps)} Argo CD Application(s)")
 
+            def gone() -> bool:
+                left = kube.list(APP_API, "Application", install.NAMESPACE)
+                for app in left:  # Argo CD may add its finalizer back while the delete is in flight
+                    no_finalizers = {"metadata": {"finalizers": None}}
+                    kube.patch(
+                        APP_API, "Application", app["metadata"]["name"], install.NAMESPACE, no_finalizers
+                    )
+                return not left
+
+            kube.wait_for(gone, 30, "Argo CD's Applications to be deleted")
+
     # -- what it is doing -----------------------------------------------------------------------
 
     @property
