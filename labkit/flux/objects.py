@@ -137,10 +137,23 @@ def request_patch(token: str) -> Manifest:
 
 
 def handled(obj: Manifest | None, token: str) -> bool:
-    """True once the controller has reconciled the request ``token``."""
+    """True once the controller has fully reconciled the request ``token``.
+
+    ``status.lastHandledReconcileAt`` alone is not enough: a controller's first
+    pass over a new object only adds its finalizer, and it writes the token then
+    too. So also wait, as ``flux reconcile`` does, for a settled Ready condition
+    (True or False) about the current generation (the condition's own
+    ``observedGeneration``; Flux updates ``status.observedGeneration`` only on success).
+    """
     if obj is None:
         return False
-    return bool((obj.get("status") or {}).get("lastHandledReconcileAt") == token)
+    status = obj.get("status") or {}
+    ready = ready_condition(obj)
+    if status.get("lastHandledReconcileAt") != token or ready is None:
+        return False
+    observed = ready.get("observedGeneration", status.get("observedGeneration"))
+    generation = (obj.get("metadata") or {}).get("generation")
+    return ready.get("status") in ("True", "False") and observed == generation
 
 
 def success_message(r: Row) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from labkit import githttp
+from labkit.errors import KubeError
 from labkit.flux import objects
 from labkit.kube import Kube
 from tests.conftest import TEST_NAMESPACE_LABEL
@@ -51,18 +52,19 @@ def kube(lab: Lab) -> Iterator[Kube]:
 
 @pytest.fixture
 def deploy(lab: Lab, flux: Flux, kube: Kube) -> Iterator[Callable[..., str]]:
-    """``deploy(path, **kustomization_spec)``: a GitRepository + Kustomization into a new namespace; its name.
+    """``deploy(path, name=…, url=…, **kustomization_spec)``: a GitRepository + Kustomization into a new
+    namespace (called ``name``, new by default); the name.
 
     Afterwards the Kustomization (and with ``prune`` what it applied), the GitRepository, the
     namespace and the test's files in the repository are deleted.
     """
     made: list[str] = []
 
-    def make(path: str | None = None, *, url: str | None = None, **spec: Any) -> str:
-        name = new_name("fx")
+    def make(path: str, *, name: str | None = None, url: str | None = None, **spec: Any) -> str:
+        name = name or new_name("fx")
         kube.ensure_namespace(name, labels={TEST_NAMESPACE_LABEL: "true"})
         made.append(name)
-        for obj in flux_objects(name, path or f"apps/{name}", url or githttp.url(lab.state_dir), **spec):
+        for obj in flux_objects(name, path, url or githttp.url(lab.state_dir), **spec):
             result = kube.apply(obj)
             assert result.ok, result.message
         return name
@@ -110,12 +112,19 @@ def flux_objects(name: str, path: str, url: str, **spec: Any) -> list[dict[str, 
 
 
 def ready(kube: Kube, kind: str, name: str, timeout_s: float = 60) -> dict[str, Any]:
-    """Wait until the Flux object's Ready condition is True; its row."""
+    """Wait until the Flux object's Ready condition is True; the object (its row in the failure)."""
     api, k = objects.kind_of(kind)
-    kube.wait_for(
-        lambda: objects.row(kube.get(api, k, name, NS) or {}).ready == "True", timeout_s, f"{k} {name}"
-    )
-    return kube.get(api, k, name, NS) or {}
+    seen: dict[str, Any] = {}
+
+    def is_ready() -> bool:
+        seen["obj"] = kube.get(api, k, name, NS) or {}
+        return objects.row(seen["obj"]).ready == "True"
+
+    try:
+        kube.wait_for(is_ready, timeout_s, f"{k} {name} to be Ready")
+    except KubeError as e:
+        raise AssertionError(f"{e}: {objects.row(seen.get('obj') or {})}") from e
+    return dict(seen["obj"])
 
 
 def replicas(kube: Kube, namespace: str, name: str = "web") -> int | None:
@@ -151,7 +160,7 @@ def test_a_push_is_applied_after_the_hooks_reconcile_request(lab: Lab, kube: Kub
     # Both intervals are 10 min: only the post-receive hook's request can bring the commit in time.
     name = new_name("fx")
     lab.repo.commit_and_push(f"add {name}", {f"apps/{name}/app.yaml": dump(deployment(replicas=1))})
-    deploy(f"apps/{name}")
+    deploy(f"apps/{name}", name=name)
     ready(kube, "kustomization", name)
     start = time.monotonic()
     sha = lab.repo.commit_and_push("scale to 3", {f"apps/{name}/app.yaml": dump(deployment(replicas=3))})
@@ -160,7 +169,9 @@ def test_a_push_is_applied_after_the_hooks_reconcile_request(lab: Lab, kube: Kub
     log.info(
         "flux: commit -> applied through the hook's reconcile request: %.1f s (push %.1f s)", applied, pushed
     )
-    assert ready(kube, "kustomization", name)["status"]["lastAppliedRevision"] == f"main@sha1:{sha}"
+    api, kind = objects.kind_of("kustomization")
+    applied_revision = lambda: objects.row(kube.get(api, kind, name, NS) or {}).revision  # noqa: E731
+    kube.wait_for(lambda: applied_revision() == f"main@sha1:{sha}", 10, f"lastAppliedRevision {sha[:8]}")
 
 
 def test_labkit_flux_reconcile_brings_a_commit_in_and_says_which(
@@ -168,7 +179,7 @@ def test_labkit_flux_reconcile_brings_a_commit_in_and_says_which(
 ) -> None:
     name = new_name("fx")
     lab.repo.commit_and_push(f"add {name}", {f"apps/{name}/app.yaml": dump(deployment(replicas=1))})
-    deploy(f"apps/{name}")
+    deploy(f"apps/{name}", name=name)
     ready(kube, "kustomization", name)
     sha = lab.repo.commit_and_push("scale to 4", {f"apps/{name}/app.yaml": dump(deployment(replicas=4))})
     start = time.monotonic()
@@ -183,7 +194,7 @@ def test_prune_removes_the_objects_of_a_deleted_file(lab: Lab, flux: Flux, kube:
     name = new_name("fx")
     files = {f"apps/{name}/app.yaml": dump(deployment()), f"apps/{name}/config.yaml": dump(configmap())}
     lab.repo.commit_and_push(f"add {name}", files)
-    deploy(f"apps/{name}")
+    deploy(f"apps/{name}", name=name)
     ready(kube, "kustomization", name)
     assert kube.get("v1", "ConfigMap", "web-config", name) is not None
     lab.repo.commit_and_push("drop the config", {f"apps/{name}/config.yaml": None})
@@ -197,7 +208,7 @@ def test_a_kubectl_scale_is_reverted_at_the_next_interval(lab: Lab, kube: Kube, 
 
     name = new_name("fx")
     lab.repo.commit_and_push(f"add {name}", {f"apps/{name}/app.yaml": dump(deployment(replicas=2))})
-    deploy(f"apps/{name}", interval="10s")
+    deploy(f"apps/{name}", name=name, interval="10s")
     ready(kube, "kustomization", name)
     DriftInjector(lab.kubeconfig, lab.timeline, echo=log.info, context=lab.context).scale(name, "web", 5)
     assert replicas(kube, name) == 5
@@ -209,15 +220,11 @@ def test_a_wrong_path_is_ready_false_with_flux_reason_and_changes_nothing(
     flux: Flux, kube: Kube, deploy: Any
 ) -> None:
     name = deploy("apps/no-such-dir")
-    api, kind = objects.kind_of("kustomization")
-    kube.wait_for(
-        lambda: objects.row(kube.get(api, kind, name, NS) or {}).reason == "ArtifactFailed",
-        60,
-        "ArtifactFailed",
-    )
-    row = next(r for r in flux.get("kustomization", NS) if r.name == name)
-    assert row.ready == "False"
+    ready(kube, "gitrepository", name)
+    row = flux.reconcile("kustomization", name, NS, progress=log.info)
+    assert (row.ready, row.reason) == ("False", "ArtifactFailed"), row
     assert "kustomization path not found" in row.message
+    assert next(r for r in flux.get("kustomization", NS) if r.name == name) == row
     assert kube.list("apps/v1", "Deployment", name) == []
     assert [c["metadata"]["name"] for c in kube.list("v1", "ConfigMap", name)] in ([], ["kube-root-ca.crt"])
 
@@ -226,10 +233,11 @@ def test_a_wrong_url_is_ready_false_with_flux_reason(lab: Lab, flux: Flux, kube:
     wrong = githttp.url(lab.state_dir).replace("gitops.git", "no-such-repo.git")
     name = deploy("apps/demo", url=wrong)
     api, kind = objects.kind_of("gitrepository")
+    failed = lambda: objects.row(kube.get(api, kind, name, NS) or {})  # noqa: E731
     kube.wait_for(
-        lambda: objects.row(kube.get(api, kind, name, NS) or {}).ready == "False", 60, "Ready=False"
+        lambda: failed().ready == "False" and failed().reason != "", 60, "Ready=False with a reason"
     )
     row = next(r for r in flux.get("gitrepository", NS) if r.name == name)
-    assert row.reason == "GitOperationFailed", row
+    assert (row.ready, row.reason) == ("False", "GitOperationFailed"), row
     assert "no-such-repo" in row.message
     assert kube.list("apps/v1", "Deployment", name) == []

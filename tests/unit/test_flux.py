@@ -181,6 +181,22 @@ def test_a_reconcile_request_is_the_annotation_the_controller_answers_in_its_sta
     assert not objects.handled(None, token)
 
 
+def test_a_request_counts_as_handled_only_after_a_full_reconcile() -> None:
+    token = "2026-07-01T10:00:00.123456Z"
+    finalizer_pass = fixture("kustomization-new")  # the first pass only adds the finalizer
+    finalizer_pass["status"] = {"lastHandledReconcileAt": token}
+    assert not objects.handled(finalizer_pass, token)
+    reconciling = fixture("gitrepository-ready")
+    reconciling["status"]["conditions"][0].update(status="Unknown", reason="Progressing")
+    assert not objects.handled(reconciling, token)
+    new_spec = fixture("gitrepository-ready")
+    new_spec["metadata"]["generation"] = 2
+    assert not objects.handled(new_spec, token), "a spec change not yet observed"
+    failed = fixture("kustomization-wrong-path")
+    failed["status"]["lastHandledReconcileAt"] = token
+    assert objects.handled(failed, token), "Ready=False is a finished reconcile too"
+
+
 def test_success_messages_are_the_flux_clis() -> None:
     assert objects.success_message(objects.row(fixture("gitrepository-ready"))).startswith(
         "fetched revision main@"
