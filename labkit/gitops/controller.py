@@ -56,7 +56,7 @@ from labkit.gitops.livecache import LiveCache
 from labkit.gitops.operations import Operations
 from labkit.gitops.record import AppRecord, OperationResult
 from labkit.gitops.source import SourceCache
-from labkit.gitops.types import API_VERSION, APP_NAMESPACE, KIND, REFRESH_ANNOTATION, ResourceKey, SyncStatus
+from labkit.gitops.types import API_VERSION, APP_NAMESPACE, KIND, ResourceKey, SyncStatus
 from labkit.gitops.webhook import WebhookServer
 from labkit.gitops.workqueue import WorkQueue
 from labkit.kube import Kube
@@ -161,7 +161,7 @@ class Controller:
         marker = (
             json.dumps(obj.get("spec"), sort_keys=True),
             repr(obj.get("operation")),
-            (meta.get("annotations") or {}).get(REFRESH_ANNOTATION),
+            refresh.requested(obj),
             meta.get("deletionTimestamp"),
         )
         previous = self._seen.get(name)
@@ -233,7 +233,7 @@ class Controller:
 
     def _refresh(self, obj: Manifest, spec: AppSpec, record: AppRecord, reasons: set[str]) -> bool:
         """Ask Git for the revision if a refresh is due or asked for; True when it did."""
-        annotation = ((obj.get("metadata") or {}).get("annotations") or {}).get(REFRESH_ANNOTATION)
+        annotation, asked_by = refresh.requested(obj)
         due = "poll" in reasons and time.monotonic() >= record.next_poll_at - 0.05
         trigger = refresh.trigger(reasons, annotation, due, record.revision)
         if trigger is None:
@@ -243,7 +243,7 @@ class Controller:
         )
         record.revision, record.refresh_error = found.revision, found.error
         if annotation:
-            patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
+            patch = {"metadata": {"annotations": {asked_by: None}}}
             self.kube.patch(API_VERSION, KIND, spec.name, self.namespace, patch)
         self._schedule_poll(spec, record)
         return True

@@ -21,6 +21,7 @@ from labkit.events import Timeline
 from labkit.gitops.application import AppSpec
 from labkit.gitops.record import one_line
 from labkit.gitops.source import SourceCache
+from labkit.gitops.types import REFRESH_ANNOTATION, Manifest
 
 REFRESH_REASONS = frozenset({"startup", "spec", "webhook", "refresh", "hard-refresh"})
 """Queue reasons that refresh whatever the poll timer says."""
@@ -32,6 +33,19 @@ class RefreshResult:
     """The commit targetRevision names now (the previous one when Git could not be read)."""
     error: str = ""
     """Why Git could not be read ("" when it could): the app's ComparisonError."""
+
+
+ARGOCD_REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
+"""Argo CD's name for the same request; ``kubectl annotate … argocd.argoproj.io/refresh=hard`` works too."""
+
+
+def requested(app_obj: Manifest) -> tuple[str | None, str]:
+    """(normal|hard, the annotation that asked) when the Application asks for a refresh; else (None, "")."""
+    annotations = (app_obj.get("metadata") or {}).get("annotations") or {}
+    for name in (REFRESH_ANNOTATION, ARGOCD_REFRESH_ANNOTATION):
+        if annotations.get(name):
+            return str(annotations[name]), name
+    return None, ""
 
 
 def trigger(reasons: set[str], annotation: str | None, poll_due: bool, revision: str | None) -> str | None:

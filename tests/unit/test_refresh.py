@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labkit.gitops import refresh
 from labkit.gitops.refresh import trigger
 
 SHA = "a" * 40
@@ -27,3 +28,15 @@ def test_webhook_spec_and_startup_refresh_and_are_named_on_the_timeline() -> Non
 
 def test_an_app_never_refreshed_refreshes_whatever_the_reason() -> None:
     assert trigger({"resource"}, None, False, None) == "first look"
+
+
+def test_argocds_refresh_annotation_asks_for_a_refresh_as_labkits_does() -> None:
+    assert refresh.requested({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}) == (
+        "hard",
+        "argocd.argoproj.io/refresh",
+    )
+    assert refresh.requested({"metadata": {"annotations": {"labkit.dev/refresh": "normal"}}}) == (
+        "normal",
+        "labkit.dev/refresh",
+    )
+    assert refresh.requested({"metadata": {}}) == (None, "")
