@@ -73,6 +73,8 @@ def set_replicas(path: str, name: str, replicas: int) -> None:
 
 
 @repo.command("url", help="Print the URL of the lab's Git server (for spec.source.repoURL).")
+@click.option("--http", "over_http", is_flag=True, help="The URL over HTTP, as Argo CD and Flux read it.")
 @friendly_errors
-def url() -> None:
-    click.echo(lab_repo().url)
+def url(over_http: bool) -> None:
+    repo = lab_repo()
+    click.echo(repo.http_url if over_http else repo.url)
