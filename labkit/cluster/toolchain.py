@@ -1,8 +1,8 @@
-"""Find, verify, build or fetch the pinned binaries: control plane, tools, Argo CD.
+"""Find, verify, build or fetch the pinned binaries: control plane, tools, Argo CD, Flux.
 
 Called by the kwok backend before ``kwokctl create cluster``, by
-``labkit toolchain ensure|status`` (``make binaries``), by the Argo CD runtime
-(``labkit up --with argocd`` builds Argo CD on first use), by the agent's Helm
+``labkit toolchain ensure|status`` (``make binaries``), by the Argo CD and Flux
+runtimes (``labkit up --with argocd|flux`` build them on first use), by the agent's Helm
 rendering (:func:`tool_path`) and by the benchmarks.
 Resolution order for every binary:
 
@@ -10,7 +10,7 @@ Resolution order for every binary:
 2. the cache entry ``<Settings.cache>/bin/<component>-<version>/``, if its manifest verifies;
 3. a build from the wrapper Go modules in ``toolchain/`` when ``go`` is on PATH;
 4. official release downloads, only when there is no Go and ``Settings.allow_download``
-   (control plane only: helm, kustomize and Argo CD are always built from Go modules).
+   (control plane only: helm, kustomize, Argo CD and Flux are always built from Go modules).
 
 New entries are filled in a temporary directory, get their manifest last and
 are renamed into place, so an interrupted build never looks complete. One
