@@ -4,7 +4,8 @@ It runs outside the cluster, as its own process, so it survives notebook
 kernel restarts — and it needs only two things: read access to Git and the
 lab's kubeconfig. This module wires :class:`labkit.gitops.controller.Controller`
 to the lab's state directory (kubeconfig, webhook secret, timeline), writes
-``controller.json`` once the webhook listens, and stops cleanly on SIGTERM.
+``controller.json`` once the webhook listens, keeps the agent's heartbeat
+Lease (:mod:`labkit.gitops.heartbeat`) renewed, and stops cleanly on SIGTERM.
 
 :func:`program` is how the lab's supervisor (:mod:`labkit.supervisor`) runs
 it; :func:`wait_until_listening` and :func:`read_info` are what
@@ -28,6 +29,7 @@ from labkit.errors import LabStateError
 from labkit.events import Timeline
 from labkit.gitops.application import crd_manifest
 from labkit.gitops.controller import Controller
+from labkit.gitops.heartbeat import Heartbeat
 from labkit.gitops.source import SourceCache
 from labkit.kube import Kube
 from labkit.settings import ControllerSettings
@@ -70,15 +72,17 @@ def run(state_dir: Path, settings: ControllerSettings | None = None) -> None:
     kube = Kube(kubeconfig)
     kube.ensure_crd(crd_manifest())
     kube.ensure_namespace("labkit")
+    timeline = Timeline(state_dir / "timeline.jsonl")
     controller = Controller(
         kube,
-        Timeline(state_dir / "timeline.jsonl"),
+        timeline,
         settings,
         webhook_secret=secret_path.read_bytes().strip(),
         # http(s) repositories are mirrored here, as Argo CD's repo-server keeps its clones.
         source=SourceCache(is_namespaced=kube.is_namespaced, mirrors=state_dir / "repo-server"),
     ).start()
     assert controller.webhook is not None
+    heartbeat = Heartbeat(kube, timeline).start()
     info = {"pid": os.getpid(), "webhook_url": controller.webhook.url}
     tmp = state_dir / (INFO + ".tmp")
     tmp.write_text(json.dumps(info))
@@ -88,6 +92,7 @@ def run(state_dir: Path, settings: ControllerSettings | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
+    heartbeat.stop()
     controller.stop()
     (state_dir / INFO).unlink(missing_ok=True)
 

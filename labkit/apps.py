@@ -6,7 +6,9 @@ refresh annotation, or write an ``operation`` — and the controller does the
 work. ``wait`` then polls the Application's status (every 0.1 s) until it
 says what we are waiting for. The one read-only exception is :meth:`AppClient.diff`,
 which recomputes the diff locally with the controller's own pure functions
-(as ``argocd app diff`` does) so a learner can read it.
+(as ``argocd app diff`` does) so a learner can read it. :meth:`AppClient.agent`
+reads the agent's heartbeat Lease, so that a status is never shown as current
+while nobody keeps it so.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.gitops import application as appdef
+from labkit.gitops import heartbeat
 from labkit.gitops.application import AppSpec, ResourceKey, auto_sync_enabled
 from labkit.gitops.compare import Comparison, compare
 from labkit.gitops.helm import HelmSource
@@ -44,6 +47,8 @@ class AppSummary:
     auto_sync: bool
     self_heal: bool
     message: str
+    reconciled_at: str = ""
+    """When the controller last wrote this status (``status.reconciledAt``); "" if never."""
 
     @classmethod
     def from_manifest(cls, obj: Manifest) -> AppSummary:
@@ -59,6 +64,7 @@ class AppSummary:
             auto_sync=auto_sync_enabled(auto),
             self_heal=bool((auto or {}).get("selfHeal")),
             message=conditions[0]["message"] if conditions else "",
+            reconciled_at=heartbeat.as_of(obj),
         )
 
 
@@ -96,6 +102,10 @@ class AppClient:
         if obj is None:
             raise AppError(f"Application {name!r} not found", hint="list them with `labkit app list`")
         return obj
+
+    def agent(self) -> heartbeat.AgentState:
+        """Whether the agent that writes these statuses is alive now (its heartbeat Lease)."""
+        return heartbeat.read(self.kube)
 
     def list(self) -> builtins.list[AppSummary]:
         items = self.kube.list(API_VERSION, appdef.KIND, self.namespace)

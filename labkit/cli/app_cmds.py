@@ -2,11 +2,15 @@
 
 Every command writes to the Application resource (spec, refresh annotation,
 ``operation``) and lets the controller act, exactly as the widgets do.
+``get`` and ``list`` also read the agent's heartbeat Lease: while the agent is
+down they say so, since when, and that sync and health are as of
+``status.reconciledAt`` — never a bare "Synced".
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
@@ -14,6 +18,7 @@ import click
 from labkit.apps import AppClient, AppSummary
 from labkit.cli.base import friendly_errors, main
 from labkit.errors import LabStateError
+from labkit.gitops.heartbeat import AgentState, parse_time
 from labkit.gitops.helm import source_from_flags
 from labkit.kube import Kube
 from labkit.settings import Settings
@@ -98,11 +103,25 @@ def create(
 @app.command("list", help="All Applications with their sync and health status.")
 @friendly_errors
 def list_apps() -> None:
+    client = _client()
+    agent, summaries = client.agent(), client.list()
+    stale = "" if agent.up else " (stale)"
     rows = [
-        [s.name, s.sync, s.health, s.revision, _yn(s.auto_sync), _yn(s.self_heal), s.path]
-        for s in _client().list()
+        [
+            s.name,
+            s.sync + stale,
+            s.health + stale,
+            s.revision,
+            _age(s.reconciled_at, agent.checked_at),
+            _yn(s.auto_sync),
+            _yn(s.self_heal),
+            s.path,
+        ]
+        for s in summaries
     ]
-    click.echo(_table(["NAME", "SYNC", "HEALTH", "REV", "AUTO", "HEAL", "PATH"], rows))
+    if not agent.up:
+        click.secho(_down_warning(agent, "SYNC and HEALTH are as of AS OF (status.reconciledAt)"), fg="red")
+    click.echo(_table(["NAME", "SYNC", "HEALTH", "REV", "AS OF", "AUTO", "HEAL", "PATH"], rows))
 
 
 @app.command("get", help="One Application: status, resources, last operation, conditions.")
@@ -110,13 +129,19 @@ def list_apps() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole object as JSON.")
 @friendly_errors
 def get(name: str, as_json: bool) -> None:
-    obj = _client().get(name)
+    client = _client()
+    obj = client.get(name)
     if as_json:
         click.echo(json.dumps(obj, indent=2, sort_keys=True))
         return
     s, status = AppSummary.from_manifest(obj), obj.get("status") or {}
-    click.echo(f"Name:      {s.name}\nPath:      {s.path}\nSync:      {s.sync} @ {s.revision}")
-    click.echo(f"Health:    {s.health}  {(status.get('health') or {}).get('message', '')}")
+    agent = client.agent()
+    as_of = "" if agent.up else f"  (as of {s.reconciled_at or 'never'}, status.reconciledAt)"
+    if not agent.up:
+        click.secho(_down_warning(agent, "sync and health below are as of status.reconciledAt"), fg="red")
+    click.echo(f"Name:      {s.name}\nPath:      {s.path}\nAgent:     {agent.line()}")
+    click.echo(f"Sync:      {s.sync} @ {s.revision}{as_of}")
+    click.echo(f"Health:    {s.health}  {(status.get('health') or {}).get('message', '')}{as_of}".rstrip())
     click.echo(f"Auto-sync: {_yn(s.auto_sync)}   self-heal: {_yn(s.self_heal)}")
     for c in status.get("conditions") or []:
         click.secho(f"Condition: {c['type']}: {c['message']}", fg="yellow")
@@ -236,6 +261,25 @@ def controller_run(state_dir: Path | None) -> None:
     from labkit import agent
 
     agent.run(state_dir or Settings().state_dir)
+
+
+def _down_warning(agent: AgentState, what: str) -> str:
+    return (
+        f"labkit's agent is {agent.line()}: nobody reconciles now; {what}, not now. "
+        "See `labkit status`; `labkit up` restarts it."
+    )
+
+
+def _age(stamp: str, now: float | None = None) -> str:
+    """How long ago a Kubernetes timestamp was, as kubectl prints ages (12s, 3m, 2h, 4d); "-" if none."""
+    at = parse_time(stamp)
+    if at is None:
+        return "-"
+    seconds = max(0, int((now if now is not None else time.time()) - at))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _yn(value: bool) -> str:

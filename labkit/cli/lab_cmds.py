@@ -18,7 +18,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -60,13 +62,29 @@ def _progress(title: str) -> Iterator[Callable[[str], None]]:
     type=click.Choice(["argocd", "flux"]),
     help="Also run a real engine beside labkit's agent (built on first use): argocd, flux.",
 )
+@click.option(
+    "--nodes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker nodes of a new lab (kwok nodes are cheap: try 50 for a scale run); default 3.",
+)
 @friendly_errors
-def up_cmd(backend: str | None, context: str | None, engines: tuple[str, ...]) -> None:
+def up_cmd(backend: str | None, context: str | None, engines: tuple[str, ...], nodes: int | None) -> None:
     """Start the lab (or reuse the running one): cluster, Git server, controller."""
     from labkit.lab import Lab
 
+    settings = Settings()
+    if nodes is not None:
+        settings = replace(settings, cluster=replace(settings.cluster, nodes=nodes))
     with _progress("starting the lab…") as report:
-        lab = Lab.up(Settings(), backend=backend, context=context, progress=report, with_=engines)
+        lab = Lab.up(settings, backend=backend, context=context, progress=report, with_=engines)
+    ready = lab.status().get("nodes_ready") if nodes is not None else None
+    if ready is not None and ready != nodes:
+        # A running lab is reused as it is: say so rather than ignore --nodes.
+        raise LabStateError(
+            f"the running lab has {ready} nodes, not {nodes}",
+            hint=f"run `labkit down`, then `labkit up --nodes {nodes}`",
+        )
     click.echo(closing_hint(lab.kubeconfig, lab.repo.work))
 
 
@@ -97,7 +115,7 @@ def down_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @friendly_errors
 def status_cmd(as_json: bool) -> None:
-    """Show the running lab: backend, kubeconfig, nodes, repository."""
+    """Show the running lab: backend, kubeconfig, nodes, repository, supervised processes."""
     from labkit.lab import Lab
 
     status = Lab.attach(Settings()).status()
@@ -105,11 +123,29 @@ def status_cmd(as_json: bool) -> None:
         click.echo(json.dumps(status, indent=2))
         return
     for key, value in status.items():
-        if isinstance(value, dict):
+        if key == "processes":
+            for line in process_lines(value):
+                click.echo(line)
+        elif isinstance(value, dict):
             for sub, subvalue in value.items():
                 click.echo(f"{key + '.' + sub:<14} {subvalue}")
         else:
             click.echo(f"{key:<14} {value}")
+
+
+def process_lines(programs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per supervised process (state, pid, restarts); a crashed one adds why and its log."""
+    lines = []
+    for name, p in sorted(programs.items()):
+        pid = p.get("pid") or "-"
+        lines.append(
+            f"{'process ' + name:<22} {p.get('state', '?'):<9} pid {pid:<8} restarts {p.get('restarts', 0)}"
+        )
+        if p.get("state") != "running" and p.get("message"):
+            lines.append(f"{'':<22} {p['message']}")
+        if p.get("state") == "gave-up":
+            lines += [f"{'':<22} | {tail}" for tail in p.get("log_tail") or []]
+    return lines
 
 
 @main.command("reset")

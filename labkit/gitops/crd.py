@@ -93,7 +93,13 @@ def _operation_schema() -> Manifest:
 
 
 def crd_manifest() -> Manifest:
-    """The ``applications.labkit.dev`` CRD; ``status`` is free-form, written by the controller."""
+    """The ``applications.labkit.dev`` CRD; ``status`` is free-form, written by the controller.
+
+    ``kubectl get applications.labkit.dev`` prints Sync, Health and Revision
+    with As-Of, the age of ``status.reconciledAt``: sync and health are what
+    the controller wrote then, and a printer column can show nothing fresher
+    (it reads only the object; ``kubectl get lease -n labkit`` shows the agent).
+    """
 
     def column(name: str, path: str, kind: str = "string") -> Manifest:
         return {"name": name, "type": kind, "jsonPath": path}
@@ -123,6 +129,9 @@ def crd_manifest() -> Manifest:
                         column("Sync", ".status.sync.status"),
                         column("Health", ".status.health.status"),
                         column("Revision", ".status.sync.revision"),
+                        # An age, not an "agent up" flag: a dead agent cannot clear a flag,
+                        # but an age keeps growing (the heartbeat Lease says who is alive).
+                        column("As-Of", ".status.reconciledAt", "date"),
                         column("Age", ".metadata.creationTimestamp", "date"),
                     ],
                 }

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from labkit.cli import app_cmds
 from labkit.gitops.application import application_manifest
+from labkit.gitops.heartbeat import AgentState
 
 LONG = "a-deployment-name-much-longer-than-twenty-characters"
 
@@ -19,6 +20,9 @@ class Apps:
 
     def get(self, name: str) -> dict[str, Any]:
         return self.obj
+
+    def agent(self) -> AgentState:
+        return AgentState(True, "host/1", 0.0, 1.0, "heartbeat 1 s ago")
 
 
 def app_with_resources() -> dict[str, Any]:
