@@ -30,7 +30,7 @@ from labkit.cluster.base import Backend, venv_bin, write_private
 from labkit.cluster.detect import requested_backend
 from labkit.cluster.labstate import LabRecord, lab_lock, read_record, write_record
 from labkit.cluster.toolchain import tool_dirs, tool_versions
-from labkit.errors import ClusterError, CommandError, KubeError, LabStateError
+from labkit.errors import ClusterError, CommandError, KubeError, LabkitError, LabStateError
 from labkit.events import Timeline
 from labkit.flux import Flux
 from labkit.git import LabRepo
@@ -267,12 +267,19 @@ class Lab(LabTools):
             return False
         with _locked(settings, progress, "labkit down"):
             record = read_record(state_dir)
-            cls._stop_controller(state_dir)
-            found = bool(record) or (state_dir / "kwok").exists()
+            borrowed = None
             if record is not None:
                 backend = make_backend(record.backend, settings, runner, context=record.context)
                 if not backend.owns_cluster:
-                    Lab(settings, record, backend, runner)._delete_lab_namespaces(progress, everything=True)
+                    # On a cluster labkit does not own, the engines' objects go while the engines still
+                    # run: their finalizers would otherwise hold the namespaces forever.
+                    borrowed = Lab(settings, record, backend, runner)
+                    borrowed._delete_engine_objects(progress)
+            cls._stop_controller(state_dir)
+            found = bool(record) or (state_dir / "kwok").exists()
+            if record is not None:
+                if borrowed is not None:
+                    borrowed._delete_lab_namespaces(progress, everything=True)
             else:
                 # A `labkit up` killed before writing lab.json can leave kwok processes behind.
                 backend = make_backend("kwok", settings, runner)
@@ -304,6 +311,15 @@ class Lab(LabTools):
         return time.monotonic() - start
 
     # -- what reset and down remove ------------------------------------------------
+
+    def _delete_engine_objects(self, progress: Progress) -> None:
+        """Argo CD's Applications and Flux's objects, if those engines run (never raises on a dead API)."""
+        with suppress(LabkitError):
+            if self.argocd.enabled:
+                self.argocd.delete_applications(progress)
+        with suppress(LabkitError):
+            if self.flux.enabled:
+                self.flux.delete_objects(progress)
 
     def _delete_applications(self, progress: Progress) -> None:
         with self.kube() as kube:
