@@ -65,6 +65,12 @@ class ClusterSettings:
     """TCP port of the kwok lab's API server on 127.0.0.1; 0 lets kwokctl pick a free one."""
     lock_timeout_s: float = 900.0
     """How long `labkit up`/`down` wait for another labkit process holding the lab's lock, in seconds."""
+    extra_images: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            i.strip() for i in os.environ.get("LABKIT_EXTRA_IMAGES", "").split(",") if i.strip()
+        )
+    )
+    """Images (``name:tag``) kwok nodes pull besides ``cluster.images.CATALOGUE``; LABKIT_EXTRA_IMAGES."""
 
 
 @dataclass(frozen=True)

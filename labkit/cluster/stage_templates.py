@@ -1,11 +1,14 @@
-"""Status templates of kwok's stages, verbatim from kwok v0.8.0 (Apache-2.0).
+"""Status templates of kwok's stages: kwok v0.8.0's own (Apache-2.0), and labkit's image-pull failure.
 
-Data only, used by :mod:`labkit.cluster.stages`. Sources, in the kwok module:
-``kustomize/stage/node/fast/node-initialize.yaml``,
+Data only, used by :mod:`labkit.cluster.stages`. Verbatim from the kwok
+module: ``kustomize/stage/node/fast/node-initialize.yaml``,
 ``kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml``,
-``kustomize/stage/pod/fast/pod-ready.yaml`` and ``pod-complete.yaml``. They are
-Go templates that kwok renders into an object's new ``status``. A backslash at
-a line end only wraps a long line here; the text kwok sees is unchanged.
+``kustomize/stage/pod/fast/pod-ready.yaml`` and ``pod-complete.yaml``.
+labkit's own, last in this file: :data:`IMAGE_PULL_FAILED`, the status a
+kubelet writes when it cannot pull an image. They are Go templates (with
+sprig's functions) that kwok renders into an object's new ``status``. A
+backslash at a line end only wraps a long line here; the text kwok sees is
+unchanged.
 """
 
 NODE_HEARTBEAT = """\
@@ -211,4 +214,61 @@ containerStatuses:
       startedAt: {{ $now | Quote }}
 {{ end }}
 phase: Succeeded
+"""
+
+
+IMAGE_PULL_FAILED = """\
+{{ $now := Now }}
+{{ $known := list KNOWN_IMAGES }}
+{{ $unready := list }}
+{{ range .spec.containers }}
+{{ if not ( has .image $known ) }}{{ $unready = append $unready .name }}{{ end }}
+{{ end }}
+conditions:
+- lastTransitionTime: {{ $now | Quote }}
+  status: "True"
+  type: Initialized
+- lastTransitionTime: {{ $now | Quote }}
+  message: {{ printf "containers with unready status: [%s]" ( join " " $unready ) | Quote }}
+  reason: ContainersNotReady
+  status: "False"
+  type: Ready
+- lastTransitionTime: {{ $now | Quote }}
+  message: {{ printf "containers with unready status: [%s]" ( join " " $unready ) | Quote }}
+  reason: ContainersNotReady
+  status: "False"
+  type: ContainersReady
+
+containerStatuses:
+{{ range .spec.containers }}
+{{ if has .image $known }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: true
+  restartCount: 0
+  started: true
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+{{ else }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: false
+  restartCount: 0
+  started: false
+  state:
+    waiting:
+      reason: WAITING_REASON
+      message: {{ printf WAITING_MESSAGE .image | Quote }}
+{{ end }}
+{{ end }}
+phase: Pending
+startTime: {{ or .status.startTime $now | Quote }}
+"""
+"""A pod some of whose images the lab's catalogue lacks: Pending, not Ready, those containers waiting.
+
+:mod:`labkit.cluster.stages` fills in ``KNOWN_IMAGES`` (the catalogue as Go
+string literals), ``WAITING_REASON`` (``ErrImagePull``, then
+``ImagePullBackOff``) and ``WAITING_MESSAGE`` (a printf format taking the
+image), with the kubelet's words.
 """

@@ -11,15 +11,26 @@ learner can watch pods go Pending -> Running), pod-complete (Job pods
 succeed) and pod-delete (terminating pods go away). The templates are those
 of kwok v0.8.0's ``kustomize/stage/{node,pod}/fast`` (Apache-2.0), with a
 delay added to pod-ready.
+
+Two Stages are labkit's own and make a missing image fail as on a real node:
+a pod naming a container image that is not in the lab's catalogue
+(:mod:`labkit.cluster.images`) goes pod-image-pull-failed (waiting
+``ErrImagePull``), then pod-image-pull-backoff (waiting ``ImagePullBackOff``),
+and stays Pending, never Ready; pod-ready leaves such pods alone. (A kubelet
+keeps retrying and flips between the two reasons; here the pod stays in
+back-off until it is deleted, e.g. by a rollback.) A Stage selector key is a
+jq expression; kwok matches ``In`` when any value it yields is listed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 
+from labkit.cluster import images
 from labkit.cluster import stage_templates as templates
 from labkit.errors import BackendError
 from labkit.settings import ClusterSettings
@@ -31,6 +42,25 @@ NODE_LEASE_SECONDS = 40
 
 _NOT_DELETING = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
 _READY = '.status.conditions.[] | select( .type == "Ready" ) | .status'
+_WAITING = ".status.containerStatuses.[].state.waiting.reason"
+PULL_FAILED_MESSAGE = 'Failed to pull image "%s": not found in the lab\'s image catalogue'
+"""The ErrImagePull message (``%s`` = the image); a kubelet says the registry's words."""
+BACKOFF_MESSAGE = 'Back-off pulling image "%s"'
+"""The ImagePullBackOff message, as a kubelet writes it."""
+
+
+def unknown_image_key(known: Sequence[str]) -> str:
+    """A jq selector key: ``true`` when some container of the pod names an image not in ``known``."""
+    return f"[.spec.containers[].image] - {json.dumps(list(known))} | length > 0"
+
+
+def image_pull_template(known: Sequence[str], reason: str, message: str) -> str:
+    """:data:`stage_templates.IMAGE_PULL_FAILED` for this catalogue, waiting reason and message format."""
+    return (
+        templates.IMAGE_PULL_FAILED.replace("KNOWN_IMAGES", " ".join(json.dumps(i) for i in known))
+        .replace("WAITING_REASON", reason)
+        .replace("WAITING_MESSAGE", json.dumps(message))
+    )
 
 
 def _stage(
@@ -60,6 +90,8 @@ def stages(cluster: ClusterSettings) -> list[Manifest]:
         {"key": ".status.phase", "operator": "In", "values": ["Running"]},
         {"key": _READY, "operator": "In", "values": ["True"]},
     ]
+    known = images.known_images(cluster.extra_images)
+    delay = {"durationMilliseconds": delay_ms, "jitterDurationMilliseconds": jitter_ms}
     return [
         _stage(
             "node-initialize",
@@ -82,10 +114,12 @@ def stages(cluster: ClusterSettings) -> list[Manifest]:
                 _NOT_DELETING,
                 {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
                 {"key": _READY, "operator": "NotIn", "values": ["True"]},
+                {"key": unknown_image_key(known), "operator": "NotIn", "values": ["true"]},
             ],
             {"statusTemplate": templates.POD_READY},
-            {"durationMilliseconds": delay_ms, "jitterDurationMilliseconds": jitter_ms},
+            delay,
         ),
+        *image_pull_stages(known, delay),
         _stage(
             "pod-complete",
             "Pod",
@@ -101,6 +135,33 @@ def stages(cluster: ClusterSettings) -> list[Manifest]:
             "Pod",
             [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
             {"delete": True},
+        ),
+    ]
+
+
+def image_pull_stages(known: Sequence[str], delay: Manifest) -> list[Manifest]:
+    """A pod naming an image not in ``known``: ErrImagePull after ``delay``, then ImagePullBackOff."""
+    unknown = {"key": unknown_image_key(known), "operator": "In", "values": ["true"]}
+    pulling = {"key": _WAITING, "operator": "NotIn", "values": ["ErrImagePull", "ImagePullBackOff"]}
+    return [
+        _stage(
+            "pod-image-pull-failed",
+            "Pod",
+            [
+                _NOT_DELETING,
+                {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
+                unknown,
+                pulling,
+            ],
+            {"statusTemplate": image_pull_template(known, "ErrImagePull", PULL_FAILED_MESSAGE)},
+            delay,
+        ),
+        _stage(
+            "pod-image-pull-backoff",
+            "Pod",
+            [_NOT_DELETING, {"key": _WAITING, "operator": "In", "values": ["ErrImagePull"]}],
+            {"statusTemplate": image_pull_template(known, "ImagePullBackOff", BACKOFF_MESSAGE)},
+            delay,
         ),
     ]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labkit.cluster import stages
+from labkit.cluster import images, stages
 from labkit.errors import BackendError
 from labkit.settings import ClusterSettings
 
@@ -40,6 +40,8 @@ def test_node_stages_ship_with_the_pod_stages_because_any_stage_replaces_all_def
         "pod-ready",
         "pod-complete",
         "pod-delete",
+        "pod-image-pull-failed",
+        "pod-image-pull-backoff",
     }
 
 
@@ -47,6 +49,45 @@ def test_pod_ready_waits_the_labs_delay_and_jitter() -> None:
     ready = by_name(ClusterSettings(pod_ready_delay_ms=700, pod_ready_jitter_ms=1900))["pod-ready"]
     assert ready["spec"]["delay"] == {"durationMilliseconds": 700, "jitterDurationMilliseconds": 1900}
     assert "delay" not in by_name(ClusterSettings())["pod-delete"]["spec"]
+
+
+def _match(stage: dict) -> list[dict]:  # type: ignore[type-arg]
+    return stage["spec"]["selector"]["matchExpressions"]  # type: ignore[no-any-return]
+
+
+def test_pods_with_an_image_outside_the_catalogue_fail_to_pull_and_are_never_made_ready() -> None:
+    named = by_name(ClusterSettings())
+    key = stages.unknown_image_key(images.known_images())
+    assert {"key": key, "operator": "NotIn", "values": ["true"]} in _match(named["pod-ready"])
+    assert {"key": key, "operator": "In", "values": ["true"]} in _match(named["pod-image-pull-failed"])
+    failed = named["pod-image-pull-failed"]["spec"]["next"]["statusTemplate"]
+    assert "reason: ErrImagePull" in failed and "phase: Pending" in failed
+    assert '"nginx:1.27"' in failed and "KNOWN_IMAGES" not in failed
+
+
+def test_an_image_pull_failure_backs_off_once_and_then_stays() -> None:
+    named = by_name(ClusterSettings(pod_ready_delay_ms=300, pod_ready_jitter_ms=600))
+    failed, backoff = named["pod-image-pull-failed"], named["pod-image-pull-backoff"]
+    waiting = ".status.containerStatuses.[].state.waiting.reason"
+    not_yet = {"key": waiting, "operator": "NotIn", "values": ["ErrImagePull", "ImagePullBackOff"]}
+    assert not_yet in _match(failed)
+    assert {"key": waiting, "operator": "In", "values": ["ErrImagePull"]} in _match(backoff)
+    template = backoff["spec"]["next"]["statusTemplate"]
+    assert "reason: ImagePullBackOff" in template
+    assert 'printf "Back-off pulling image \\"%s\\"" .image' in template
+    assert backoff["spec"]["delay"] == {"durationMilliseconds": 300, "jitterDurationMilliseconds": 600}
+
+
+def test_the_unknown_image_key_is_jq_over_the_containers_images() -> None:
+    key = stages.unknown_image_key(["nginx:1.27", "busybox"])
+    assert key == '[.spec.containers[].image] - ["nginx:1.27", "busybox"] | length > 0'
+
+
+def test_extra_images_of_a_lab_join_the_catalogue_in_every_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABKIT_EXTRA_IMAGES", "myapp:1.0, myapp:1.1")
+    named = by_name(ClusterSettings())
+    assert '"myapp:1.1"' in _match(named["pod-ready"])[-1]["key"]
+    assert '"myapp:1.0"' in named["pod-image-pull-backoff"]["spec"]["next"]["statusTemplate"]
 
 
 def test_pod_complete_only_moves_job_pods() -> None:
@@ -95,4 +136,6 @@ def test_stages_match_kwoks_own_apart_from_the_pod_delay(ours: str, upstream: st
     mine = by_name(ClusterSettings())[ours]
     if ours == "pod-ready":
         mine["spec"].pop("delay")
+        unknown = mine["spec"]["selector"]["matchExpressions"].pop()
+        assert unknown["key"] == stages.unknown_image_key(images.known_images())
     assert mine == theirs
