@@ -1,20 +1,23 @@
-"""labkit's agent and the real Argo CD side by side: same lab, same repository, same commits.
+"""labkit's agent, the real Argo CD and the real Flux side by side: same lab, same repository, same commits.
 
-Both engines are observed from outside in the same way: a poll of each
-Application's status every 50 ms (``status.sync.revision`` and
-``status.sync.status``) and of the Deployment's ``spec.replicas`` for drift.
-Each engine gets its own webhook (labkit's signed one, Argo CD's GitHub-format
-push event), both sent by the same post-receive hook on every push.
+Every engine is observed from outside in the same way: a poll every 50 ms of
+its objects' status (an Application's ``status.sync`` revision and status; a
+Kustomization's ``status.lastAppliedRevision`` with Ready=True) and of the
+Deployment's ``spec.replicas`` for drift. Each engine hears a push its own
+way, all from the same post-receive hook: labkit's signed webhook, Argo CD's
+GitHub-format push event, and for Flux a ``reconcile.fluxcd.io/requestedAt``
+annotation on the GitRepository (what ``flux reconcile`` does). Flux reverts
+drift only on its Kustomization interval (30 s here).
 
-Rows: commit -> Synced p50/p95; drift (``kubectl scale``) -> healed p50/p95;
-N apps x 5 resources, one commit touching all -> all Synced; idle CPU and RSS
-of each engine's processes with those apps. Run: ``python -m benchmarks.run
-engines`` (builds Argo CD on first use). Prints a table with the ratio.
+Rows: commit -> Synced/applied p50/p95; drift (``kubectl scale``) -> healed
+p50/p95; N apps x 5 resources, one commit touching all -> all synced; idle CPU
+and RSS of each engine's processes with those apps. Run: ``python -m
+benchmarks.run engines`` (builds Argo CD and Flux on first use). Prints one
+table; the ratio column is the peer's time over labkit's.
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,12 +26,20 @@ import yaml
 
 from labkit import githttp, supervisor
 from labkit.argocd.processes import NAMES as ARGOCD_PROCESSES
+from labkit.flux.processes import NAMES as FLUX_PROCESSES
 from labkit.kube import Kube
 from labkit.lab import Lab
 
 Row = tuple[str, str, str, str]
-ENGINES = ("labkit", "argocd")
-API = {"labkit": ("labkit.dev/v1alpha1", "labkit"), "argocd": ("argoproj.io/v1alpha1", "argocd")}
+ENGINES = ("labkit", "argocd", "flux")
+API = {
+    "labkit": ("labkit.dev/v1alpha1", "labkit"),
+    "argocd": ("argoproj.io/v1alpha1", "argocd"),
+    "flux": ("kustomize.toolkit.fluxcd.io/v1", "flux-system"),
+}
+KIND = {"labkit": "Application", "argocd": "Application", "flux": "Kustomization"}
+FLUX_INTERVAL = "30s"
+"""The Kustomizations' interval: how often Flux compares and reverts drift (Flux's docs use 1m-10m)."""
 POLL_S = 0.05
 
 
@@ -69,10 +80,20 @@ def _manifests(app: str, replicas: int, tag: str) -> str:
 
 def _application(engine: str, name: str, path: str, lab: Lab) -> dict[str, Any]:
     api, namespace = API[engine]
+    meta = {"name": name, "namespace": namespace}
+    if engine == "flux":
+        spec = {
+            "interval": FLUX_INTERVAL,
+            "path": f"./{path}",
+            "prune": True,
+            "targetNamespace": name,
+            "sourceRef": {"kind": "GitRepository", "name": "bench"},
+        }
+        return {"apiVersion": api, "kind": "Kustomization", "metadata": meta, "spec": spec}
     return {
         "apiVersion": api,
         "kind": "Application",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": meta,
         "spec": {
             "project": "default",
             "source": {"repoURL": githttp.url(lab.state_dir), "path": path, "targetRevision": "HEAD"},
@@ -85,22 +106,30 @@ def _application(engine: str, name: str, path: str, lab: Lab) -> dict[str, Any]:
     }
 
 
-def _synced_at(kube: Kube, engine: str, name: str, sha: str) -> bool:
-    api, namespace = API[engine]
-    app = kube.get(api, "Application", name, namespace) or {}
-    sync = (app.get("status") or {}).get("sync") or {}
+def _git_repository(lab: Lab) -> dict[str, Any]:
+    return {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "bench", "namespace": "flux-system"},
+        "spec": {"interval": "10m", "url": githttp.url(lab.state_dir), "ref": {"branch": "main"}},
+    }
+
+
+def _synced(engine: str, obj: dict[str, Any], sha: str) -> bool:
+    status = obj.get("status") or {}
+    if engine == "flux":
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+        )
+        return ready and str(status.get("lastAppliedRevision", "")).endswith(sha)
+    sync = status.get("sync") or {}
     return sync.get("status") == "Synced" and sync.get("revision") == sha
 
 
 def _all_synced(kube: Kube, engine: str, names: set[str], sha: str) -> bool:
-    """One list call per engine: are all ``names`` Synced at ``sha``?"""
+    """One list call per engine: are all ``names`` synced at ``sha``?"""
     api, namespace = API[engine]
-    done = {
-        a["metadata"]["name"]
-        for a in kube.list(api, "Application", namespace)
-        if ((a.get("status") or {}).get("sync") or {}).get("status") == "Synced"
-        and a["status"]["sync"].get("revision") == sha
-    }
+    done = {o["metadata"]["name"] for o in kube.list(api, KIND[engine], namespace) if _synced(engine, o, sha)}
     return names <= done
 
 
@@ -123,16 +152,19 @@ def _wait_each(checks: dict[str, Callable[[], bool]], timeout_s: float) -> dict[
 
 
 class Bench:
-    """One benchmark run: both engines, one lab."""
+    """One benchmark run: every engine, one lab."""
 
     def __init__(self, lab: Lab, kube: Kube) -> None:
         self.lab, self.kube = lab, kube
+        kube.apply(_git_repository(lab), field_manager="bench")
 
     def create(self, names: dict[str, list[str]], replicas: int = 1, tag: str = "v0") -> str:
         files = {f"bench/{n}/app.yaml": _manifests(n, replicas, tag) for ns in names.values() for n in ns}
         sha = self.lab.repo.commit_and_push("bench: apps", files)
         for engine, apps in names.items():
             for name in apps:
+                if engine == "flux":  # a Kustomization does not create its target namespace
+                    self.kube.ensure_namespace(name)
                 self.kube.apply(_application(engine, name, f"bench/{name}", self.lab), field_manager="bench")
         return sha
 
@@ -145,7 +177,7 @@ class Bench:
         for engine, apps in names.items():
             api, namespace = API[engine]
             for name in apps:
-                self.kube.delete(api, "Application", name, namespace)
+                self.kube.delete(api, KIND[engine], name, namespace)
                 self.kube.delete("v1", "Namespace", name, None)
 
 
@@ -153,7 +185,7 @@ def commit_to_synced(bench: Bench, commits: int) -> dict[str, list[float]]:
     names = {e: [f"bench-{e}-one"] for e in ENGINES}
 
     def synced(sha: str) -> dict[str, Callable[[], bool]]:
-        return {e: (lambda e=e: _synced_at(bench.kube, e, names[e][0], sha)) for e in ENGINES}
+        return {e: (lambda e=e: _all_synced(bench.kube, e, {names[e][0]}, sha)) for e in ENGINES}
 
     _wait_each(synced(bench.create(names)), 180)
     result: dict[str, list[float]] = {e: [] for e in ENGINES}
@@ -169,7 +201,7 @@ def drift_to_healed(bench: Bench, rounds: int) -> dict[str, list[float]]:
     result: dict[str, list[float]] = {e: [] for e in ENGINES}
     for engine in ENGINES:
         namespace = names[engine][0]
-        for _ in range(rounds):
+        for _ in range(rounds if engine != "flux" else max(2, rounds // 2)):  # Flux: 30 s each
             want = int((bench.kube.get("apps/v1", "Deployment", "web", namespace) or {})["spec"]["replicas"])
             start = time.monotonic()
             bench.lab.kubectl(
@@ -215,6 +247,7 @@ def idle_cost(lab: Lab, seconds: float = 30.0) -> dict[str, tuple[float, float]]
     pids = {
         "labkit": [programs["controller"]["pid"]],
         "argocd": [programs[n]["pid"] for n in ARGOCD_PROCESSES],
+        "flux": [programs[n]["pid"] for n in FLUX_PROCESSES],
     }
     before = {e: sum(_cpu_seconds(p) for p in ps) for e, ps in pids.items()}
     time.sleep(seconds)
@@ -226,6 +259,7 @@ def idle_cost(lab: Lab, seconds: float = 30.0) -> dict[str, tuple[float, float]]
 
 def run(lab: Lab, commits: int = 20, drifts: int = 10, apps: int = 50) -> list[Row]:
     lab.argocd.up(progress=print)
+    lab.flux.up(progress=print)
     with lab.kube() as kube:
         bench = Bench(lab, kube)
         synced = commit_to_synced(bench, commits)
@@ -235,49 +269,39 @@ def run(lab: Lab, commits: int = 20, drifts: int = 10, apps: int = 50) -> list[R
         bench.delete(names)
     rows: list[Row] = []
 
-    def pair(what: str, values: dict[str, list[float]], n: int) -> None:
-        lk, ac = values["labkit"], values["argocd"]
-        rows.append(
-            (
-                f"{what} p50",
-                f"labkit {_pct(lk, 0.5):.2f} s | Argo CD {_pct(ac, 0.5):.2f} s",
-                f"x{_pct(ac, 0.5) / _pct(lk, 0.5):.1f}",
-                f"n={n}",
-            )
-        )
-        rows.append(
-            (
-                f"{what} p95",
-                f"labkit {_pct(lk, 0.95):.2f} s | Argo CD {_pct(ac, 0.95):.2f} s",
-                f"x{_pct(ac, 0.95) / _pct(lk, 0.95):.1f}",
-                f"mean {statistics.mean(lk):.2f} / {statistics.mean(ac):.2f}",
-            )
-        )
+    def triple(what: str, fmt: Callable[[str], str], ratio: Callable[[str], float], note: str) -> None:
+        measured = " | ".join(f"{e} {fmt(e)}" for e in ENGINES)
+        rows.append((what, measured, f"Argo CD x{ratio('argocd'):.1f}, Flux x{ratio('flux'):.1f}", note))
 
-    pair("commit -> Synced (webhook)", synced, commits)
-    pair("drift -> healed", healed, drifts)
-    rows.append(
-        (
-            f"{apps} apps x 5 resources, one commit -> all Synced",
-            f"labkit {many['labkit']:.1f} s | Argo CD {many['argocd']:.1f} s",
-            f"x{many['argocd'] / many['labkit']:.1f}",
-            "same commit for both",
-        )
+    for what, values, n in (
+        ("commit -> synced (webhook / reconcile request)", synced, commits),
+        ("drift -> healed (Flux: at its 30 s interval)", healed, drifts),
+    ):
+        for q in (0.5, 0.95):
+
+            def fmt(e: str, v: dict[str, list[float]] = values, q: float = q) -> str:
+                return f"{_pct(v[e], q):.2f} s"
+
+            def ratio(e: str, v: dict[str, list[float]] = values, q: float = q) -> float:
+                return _pct(v[e], q) / _pct(v["labkit"], q)
+
+            triple(f"{what} p{int(q * 100)}", fmt, ratio, f"n={n} (Flux drift n={len(healed['flux'])})")
+    triple(
+        f"{apps} apps x 5 resources, one commit -> all synced",
+        lambda e: f"{many[e]:.1f} s",
+        lambda e: many[e] / many["labkit"],
+        "the same commit for every engine",
     )
-    rows.append(
-        (
-            f"idle CPU with {apps} apps (% of a core, 30 s)",
-            f"labkit {cost['labkit'][0]:.1f} % | Argo CD {cost['argocd'][0]:.1f} %",
-            f"x{cost['argocd'][0] / max(cost['labkit'][0], 0.01):.1f}",
-            "Argo CD: 3 processes + Redis",
-        )
+    triple(
+        f"idle CPU with {apps} apps (% of a core, 30 s)",
+        lambda e: f"{cost[e][0]:.1f} %",
+        lambda e: cost[e][0] / max(cost["labkit"][0], 0.01),
+        "Argo CD: 3 processes + Redis; Flux: 2",
     )
-    rows.append(
-        (
-            f"RSS with {apps} apps",
-            f"labkit {cost['labkit'][1]:.0f} MB | Argo CD {cost['argocd'][1]:.0f} MB",
-            f"x{cost['argocd'][1] / cost['labkit'][1]:.1f}",
-            "sum over the engine's processes",
-        )
+    triple(
+        f"RSS with {apps} apps",
+        lambda e: f"{cost[e][1]:.0f} MB",
+        lambda e: cost[e][1] / cost["labkit"][1],
+        "sum over the engine's processes",
     )
     return rows
