@@ -141,7 +141,8 @@ def get(name: str, as_json: bool) -> None:
         click.secho(_down_warning(agent, "sync and health below are as of status.reconciledAt"), fg="red")
     click.echo(f"Name:      {s.name}\nPath:      {s.path}\nAgent:     {agent.line()}")
     click.echo(f"Sync:      {s.sync} @ {s.revision}{as_of}")
-    click.echo(f"Health:    {s.health}  {(status.get('health') or {}).get('message', '')}{as_of}".rstrip())
+    health = "  ".join(filter(None, [s.health, (status.get("health") or {}).get("message", "")]))
+    click.echo(f"Health:    {health}{as_of}")
     click.echo(f"Auto-sync: {_yn(s.auto_sync)}   self-heal: {_yn(s.self_heal)}")
     for c in status.get("conditions") or []:
         click.secho(f"Condition: {c['type']}: {c['message']}", fg="yellow")

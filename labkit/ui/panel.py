@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from labkit.apps import AppClient
     from labkit.events import Timeline
     from labkit.git import LabRepo
+    from labkit.gitops.heartbeat import AgentState
 
 Manifest = dict[str, Any]
 DEFAULT_IMAGES = ("nginx:1.27", "nginx:1.28", "nginx:1.29")
@@ -71,6 +72,8 @@ class AppPanel:
         self.deployment = deployment
         self.clock = clock
         self.view = AppView.from_manifest(obj)
+        self.agent: AgentState | None = None
+        """The agent's state as the dashboard last read it (None: not read)."""
         self.last_update_latency_s: float | None = None
         """Seconds from receiving a watch event to the panel's text showing it."""
         self.update_latencies: deque[float] = deque(maxlen=500)
@@ -147,7 +150,7 @@ class AppPanel:
         start = self.clock() if received_at is None else received_at
         old, view = self.view, AppView.from_manifest(obj)
         self.view = view
-        self.header.value = views.header_html(view)
+        self.header.value = views.header_html(view, self.agent)
         self.operation.value = views.operation_html(view)
         self.conditions.value = views.conditions_html(view)
         self.resources.value = views.resources_html(view)
@@ -167,6 +170,11 @@ class AppPanel:
             self.git_controls.load(view.path)
         key = (view.revision, view.operation.get("phase"), view.sync, view.health)
         return key != (old.revision, old.operation.get("phase"), old.sync, old.health)
+
+    def show_agent(self, agent: AgentState) -> None:
+        """Show sync and health as current, or as of ``status.reconciledAt`` while the agent is down."""
+        self.agent = agent
+        self.header.value = views.header_html(self.view, agent)
 
     def render_plot(self) -> None:
         """Draw the swimlane of the revision the app is on (the latest push before the first compare)."""

@@ -6,6 +6,10 @@ are cheap and thread-agnostic; tests check them without ipywidgets.
 (sync, health, revision, resources, last operation, conditions, history);
 :func:`diff_text` formats ``AppClient.diff``; :func:`git_deployment` reads
 what Git (the learner's clone) declares for the Deployment the sliders edit.
+While labkit's agent is down (its heartbeat Lease, :class:`AgentState`),
+:func:`header_html` shows sync and health as of ``status.reconciledAt`` and
+:func:`agent_html` says since when — the dashboard never shows a bare "Synced"
+that nobody keeps true.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import yaml
 
 if TYPE_CHECKING:
     from labkit.gitops.compare import Comparison
+    from labkit.gitops.heartbeat import AgentState
 
 Manifest = dict[str, Any]
 
@@ -78,6 +83,8 @@ class AppView:
     conditions: tuple[tuple[str, str], ...]
     resources: tuple[ResourceRow, ...]
     history: tuple[HistoryRow, ...]
+    reconciled_at: str = ""
+    """When the controller last wrote this status (``status.reconciledAt``)."""
 
     @classmethod
     def from_manifest(cls, obj: Manifest) -> AppView:
@@ -107,6 +114,7 @@ class AppView:
                 HistoryRow(int(h.get("id", 0)), str(h.get("revision", "")), str(h.get("deployedAt", "")))
                 for h in status.get("history") or []
             ),
+            reconciled_at=str(status.get("reconciledAt") or ""),
         )
 
 
@@ -130,14 +138,33 @@ def _badge(value: str) -> str:
     return f'<b style="color:{color}">{html.escape(value or "-")}</b>'
 
 
-def header_html(view: AppView) -> str:
-    """Name, sync, health, revision and where the app comes from and goes to."""
+def header_html(view: AppView, agent: AgentState | None = None) -> str:
+    """Name, sync, health, revision and where the app comes from and goes to.
+
+    With ``agent`` down, sync and health read "as of" ``status.reconciledAt``.
+    """
     rev = html.escape(view.revision[:7] or "not compared yet")
+    stale = ""
+    if agent is not None and not agent.up:
+        when = html.escape(view.reconciled_at or "never")
+        stale = f' <small style="color:#c62828">(as of {when}: the agent is down)</small>'
     return (
         f'<span style="font-size:1.15em"><b>{html.escape(view.name)}</b></span> &nbsp; '
-        f"sync {_badge(view.sync)} &middot; health {_badge(view.health)} &middot; revision <code>{rev}</code>"
+        f"sync {_badge(view.sync)} &middot; health {_badge(view.health)}{stale}"
+        f" &middot; revision <code>{rev}</code>"
         f" &middot; <code>{html.escape(view.path)}</code> &rarr; namespace "
         f"<code>{html.escape(view.dest_namespace)}</code>"
+    )
+
+
+def agent_html(agent: AgentState) -> str:
+    """A red line while labkit's agent is down (since when, why); empty while it is up."""
+    if agent.up:
+        return ""
+    return (
+        f'<div style="color:#c62828"><b>labkit\'s agent is {html.escape(agent.line())}</b>: nobody '
+        "reconciles now; each app's sync and health are as of its status.reconciledAt. "
+        "<code>labkit status</code> shows why; <code>labkit up</code> restarts it.</div>"
     )
 
 
@@ -234,6 +261,7 @@ def git_deployment(work: Path, path: str, name: str) -> GitDeployment | None:
 
 __all__ = [
     "AppView",
+    "agent_html",
     "GitDeployment",
     "HistoryRow",
     "ResourceRow",

@@ -11,10 +11,13 @@ Threads: one background thread watches Applications
 and hands each event to its panel, which re-renders its text straight away;
 ``panel.last_update_latency_s`` is the time from the event to the text. A
 second thread redraws the live swimlane plots, at most once per
-``plot_interval_s``, so a slow plot never delays a status. Assigning widget
+``plot_interval_s``, so a slow plot never delays a status. A third reads
+the agent's heartbeat (``apps.agent()``) every ``agent_interval_s``: while the
+agent is down, a red line says since when and every panel shows its sync
+and health as of ``status.reconciledAt``. Assigning widget
 values from these threads is safe enough in ipykernel: every assignment
 becomes one comm message sent through the kernel's IOPub thread, and the
-panels only ever assign whole values. :meth:`Dashboard.close` stops both.
+panels only ever assign whole values. :meth:`Dashboard.close` stops them all.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import ipywidgets as w
 
 from labkit.errors import LabkitError
 from labkit.gitops.application import API_VERSION, APP_NAMESPACE, KIND
+from labkit.ui import views
 from labkit.ui.panel import DEFAULT_IMAGES, AppPanel, DriftInjector
 from labkit.ui.quiz import Question, Quiz
 
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from labkit.apps import AppClient
     from labkit.events import Timeline
     from labkit.git import LabRepo
+    from labkit.gitops.heartbeat import AgentState
     from labkit.kube import Kube
 
 Manifest = dict[str, Any]
@@ -58,15 +63,18 @@ class Dashboard:
         images: Sequence[str] = DEFAULT_IMAGES,
         start: bool = True,
         plot_interval_s: float = 1.0,
+        agent_interval_s: float = 1.0,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.apps, self.repo, self.timeline, self.kube, self.drift = apps, repo, timeline, kube, drift
         self.namespace = str(getattr(apps, "namespace", APP_NAMESPACE))
         self.deployment, self.images = deployment, tuple(images)
-        self.plot_interval_s, self.clock = plot_interval_s, clock
+        self.plot_interval_s, self.agent_interval_s, self.clock = plot_interval_s, agent_interval_s, clock
         self.panels: dict[str, AppPanel] = {}
-        self.status = w.HTML()
-        self.widget = w.VBox([w.HTML("<h3>labkit: Applications</h3>"), self.status])
+        self.status, self.agent = w.HTML(), w.HTML()
+        title = w.VBox([w.HTML("<h3>labkit: Applications</h3>"), self.agent])
+        self.widget = w.VBox([title, self.status])
+        self._agent_state: AgentState | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -107,6 +115,8 @@ class Dashboard:
             with self._lock:
                 self.panels[name] = panel
                 self.widget.children = (*self.widget.children, panel.widget)
+            if self._agent_state is not None:
+                panel.show_agent(self._agent_state)
             self.status.value = ""
             self._plot_later(name)
         elif panel.update(obj, received_at):
@@ -139,7 +149,10 @@ class Dashboard:
         with self._lock:
             self._plots_due.update(self.panels)
         self._wake.set()
-        for target, name in ((self._watch, "dashboard-watch"), (self._draw, "dashboard-plots")):
+        threads = [(self._watch, "dashboard-watch"), (self._draw, "dashboard-plots")]
+        if callable(getattr(self.apps, "agent", None)):
+            threads.append((self._watch_agent, "dashboard-agent"))
+        for target, name in threads:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -164,6 +177,26 @@ class Dashboard:
                 log.exception("dashboard update failed")
                 self._report(f"dashboard error: {e!r}")
                 self._stop.wait(1.0)
+
+    def show_agent(self, agent: AgentState) -> None:
+        """Show the agent's state: the red line, and every panel's sync as current or as of."""
+        self._agent_state = agent
+        self.agent.value = views.agent_html(agent)
+        with self._lock:
+            panels = list(self.panels.values())
+        for panel in panels:
+            panel.show_agent(agent)
+
+    def _watch_agent(self) -> None:
+        while not self._stop.is_set():
+            try:
+                agent = self.apps.agent()
+                old = self._agent_state
+                if old is None or (old.up, old.holder) != (agent.up, agent.holder):
+                    self.show_agent(agent)
+            except LabkitError as e:
+                self._report(f"cannot read the agent's heartbeat ({e.message})")
+            self._stop.wait(self.agent_interval_s)
 
     def _draw(self) -> None:
         while not self._stop.is_set():

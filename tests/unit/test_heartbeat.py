@@ -166,3 +166,19 @@ def test_labkit_status_shows_each_process_and_why_one_gave_up_with_its_log() -> 
     assert lines[1].split() == ["process", "crasher", "gave-up", "pid", "-", "restarts", "4"]
     assert lines[2].strip() == "gave up after 5 crashes in 9 s; see: tail -n 50 /x/crasher.log"
     assert lines[3].strip() == "| boom"
+
+
+def test_the_dashboard_shows_sync_as_of_reconciled_at_while_the_agent_is_down_and_plainly_after() -> None:
+    from labkit.ui.widgets import Dashboard
+    from tests.unit.test_widgets import SYNCED, TIMELINE, FakeApps, FakeKube, no_repo
+
+    obj = {**SYNCED, "status": {**SYNCED["status"], "reconciledAt": "2023-11-14T22:13:00Z"}}
+    board = Dashboard(FakeApps(obj), no_repo(), TIMELINE, kube=FakeKube(), start=False)
+    board.show_agent(DOWN)
+    header = board.panels["demo"].header.value
+    assert "(as of 2023-11-14T22:13:00Z: the agent is down)" in header
+    assert "DOWN since 22:13:06 UTC" in board.agent.value
+    board.handle("ADDED", {**obj, "metadata": {**obj["metadata"], "name": "late"}})
+    assert "the agent is down" in board.panels["late"].header.value, "a panel added later is honest too"
+    board.show_agent(UP)
+    assert board.agent.value == "" and "as of" not in board.panels["demo"].header.value
