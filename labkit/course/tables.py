@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labkit.errors import LabkitError
 from labkit.events import Event, Timeline
 
 if TYPE_CHECKING:
@@ -143,6 +144,21 @@ def history_table(app_obj: Manifest) -> pd.DataFrame:
         for h in (app_obj.get("status") or {}).get("history") or []
     ]
     return show_table(rows, ["id", "revision", "deployedAt", "initiated by"])
+
+
+def history_id(app_obj: Manifest, revision: str) -> int:
+    """The id of the newest history entry that deployed ``revision`` (a sha or a prefix)."""
+    entries = [
+        h
+        for h in (app_obj.get("status") or {}).get("history") or []
+        if str(h.get("revision", "")).startswith(revision)
+    ]
+    if not entries:
+        raise LabkitError(
+            f"revision {revision[:7]} was never deployed by this Application",
+            hint="look at `labkit app history NAME` for the revisions it deployed",
+        )
+    return int(entries[-1]["id"])
 
 
 def diff_table(comparison: Any) -> pd.DataFrame:

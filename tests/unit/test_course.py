@@ -177,6 +177,21 @@ def test_conditions_resources_and_history_come_from_the_status() -> None:
     assert course.history_table(APP).iloc[0].tolist() == [0, "aaaaaaa", "T", "me"]
 
 
+def test_history_id_is_the_newest_entry_that_deployed_the_revision() -> None:
+    app = {
+        "status": {
+            "history": [
+                {"id": 0, "revision": "a" * 40},
+                {"id": 1, "revision": "b" * 40},
+                {"id": 2, "revision": "a" * 40},
+            ]
+        }
+    }
+    assert course.history_id(app, "aaaaaaa") == 2 and course.history_id(app, "b" * 40) == 1
+    with pytest.raises(LabkitError, match="ccccccc was never deployed"):
+        course.history_id(app, "c" * 40)
+
+
 def test_diff_table_lists_each_resource_with_the_fields_that_differ() -> None:
     desired = {
         "apiVersion": "v1",
