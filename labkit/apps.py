@@ -225,7 +225,13 @@ class AppClient:
             return (r.obj, "") if r.ok else (None, r.message)
 
         return compare(
-            name, sha, list(desired.objects), live, diff_mode=mode or spec.diff_mode, predict=predict
+            name,
+            sha,
+            list(desired.objects),
+            live,
+            diff_mode=mode or spec.diff_mode,
+            predict=predict,
+            ignore=spec.ignore_differences,
         )
 
     def _patch(self, name: str, patch: Manifest) -> None:

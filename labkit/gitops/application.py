@@ -2,8 +2,8 @@
 
 :class:`AppSpec` is an Application's ``spec`` with Argo CD's defaults
 applied (source, destination, syncPolicy.automated {prune, selfHeal,
-allowEmpty}, syncOptions, retry, revisionHistoryLimit, plus labkit's
-``refreshInterval`` and ``diffMode``). The controller reads every Application
+allowEmpty}, syncOptions, retry, revisionHistoryLimit, ignoreDifferences,
+plus labkit's ``refreshInterval`` and ``diffMode``). The controller reads every Application
 through :meth:`AppSpec.from_manifest` and every requested sync through
 :meth:`SyncOperation.from_manifest`; ``labkit.apps`` (the CLI and the widgets)
 builds them with :func:`application_manifest` and :func:`operation_manifest`.
@@ -29,6 +29,7 @@ from labkit.errors import LabkitError
 from labkit.gitops.crd import DIFF_MODES as DIFF_MODES
 from labkit.gitops.crd import PLURAL as PLURAL
 from labkit.gitops.crd import crd_manifest as crd_manifest
+from labkit.gitops.ignore import IgnoreDifferencesError, IgnoreRule, parse_rules
 from labkit.gitops.types import API_VERSION as API_VERSION
 from labkit.gitops.types import APP_NAMESPACE as APP_NAMESPACE
 from labkit.gitops.types import GROUP as GROUP
@@ -45,6 +46,8 @@ APP_SYNC_OPTIONS = (
     "ApplyOutOfSyncOnly=false",
     "PruneLast=true",
     "PruneLast=false",
+    "RespectIgnoreDifferences=true",  # labkit.gitops.ignore.respect
+    "RespectIgnoreDifferences=false",
     "ServerSideApply=true",  # labkit always applies server-side
     "Validate=false",  # labkit never asks the server for strict field validation
 )
@@ -120,6 +123,8 @@ class AppSpec:
     diff_mode: DiffMode = DiffMode.ServerSide
     helm: Manifest | None = None
     """The raw ``spec.source.helm``, checked when the chart renders (``labkit.gitops.helm``); None = unset."""
+    ignore_differences: tuple[IgnoreRule, ...] = ()
+    """``spec.ignoreDifferences``: fields the diff leaves out (``labkit.gitops.ignore``)."""
 
     def has_option(self, option: str) -> bool:
         """Exact match, as Argo CD's ``SyncOptions.HasOption`` ("CreateNamespace=true")."""
@@ -168,6 +173,7 @@ class AppSpec:
             poll_interval_s=None if refresh in (None, "") else parse_duration(refresh),
             diff_mode=diff_mode,
             helm=None if source.get("helm") is None else _mapping(source["helm"], "spec.source.helm", name),
+            ignore_differences=_ignore_differences(spec.get("ignoreDifferences"), name),
         )
 
 
@@ -190,6 +196,13 @@ def _diff_mode(raw: Any, app: str) -> DiffMode:
     except ValueError:
         modes = tuple(m.value for m in DiffMode)
         raise InvalidSpec(f"Application {app!r}: spec.diffMode {raw!r} is not one of {modes}") from None
+
+
+def _ignore_differences(raw: Any, app: str) -> tuple[IgnoreRule, ...]:
+    try:
+        return parse_rules(raw)
+    except IgnoreDifferencesError as e:
+        raise InvalidSpec(f"Application {app!r}: {e.message}", hint=e.hint) from e
 
 
 def _sync_options(raw: Any, app: str) -> frozenset[str]:

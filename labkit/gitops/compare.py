@@ -14,16 +14,19 @@ the live objects from the watch cache (``labkit.apps`` does the same for
 handle a cache that is a few milliseconds behind that dry run. An extraneous
 object (tracked, gone from Git) annotated ``argocd.argoproj.io/compare-options:
 IgnoreExtraneous`` stays OutOfSync itself but does not make the app OutOfSync.
+The app's ``spec.ignoreDifferences`` rules (``labkit.gitops.ignore``) leave
+their fields out of each matching object's diff.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from labkit.gitops import annotations as ann
 from labkit.gitops.diff import ResourceDiff, server_side_diff, three_way_diff
 from labkit.gitops.health import Health, app_health, health_of
+from labkit.gitops.ignore import IgnoreRule, pointers_for
 from labkit.gitops.reconcile import is_resource, pair
 from labkit.gitops.types import DiffMode, HealthStatus, Manifest, ResourceKey, SyncStatus
 
@@ -109,11 +112,16 @@ def compare(
     *,
     diff_mode: DiffMode | str = DiffMode.ServerSide,
     predict: Predict | None = None,
+    ignore: Sequence[IgnoreRule] = (),
 ) -> Comparison:
-    """Pair desired and live objects (hooks left out, like Argo CD) and judge every pair."""
+    """Pair desired and live objects (hooks left out, like Argo CD) and judge every pair.
+
+    ``ignore``: the app's ``spec.ignoreDifferences`` rules.
+    """
     mode = DiffMode(diff_mode)
     pairs = pair([d for d in desired if is_resource(d)], [x for x in live if is_resource(x)], app)
-    return summarize(revision, [_judge(p.key, p.desired, p.live, mode, predict) for p in pairs])
+    states = [_judge(p.key, p.desired, p.live, mode, predict, pointers_for(ignore, p.key)) for p in pairs]
+    return summarize(revision, states)
 
 
 def summarize(revision: str, states: list[ResourceState]) -> Comparison:
@@ -145,7 +153,11 @@ def lagging(comparison: Comparison, predicted: dict[ResourceKey, Manifest]) -> l
     ]
 
 
-def rejudge(comparison: Comparison, fresh: dict[ResourceKey, tuple[Manifest, Manifest]]) -> Comparison:
+def rejudge(
+    comparison: Comparison,
+    fresh: dict[ResourceKey, tuple[Manifest, Manifest]],
+    ignore: Sequence[IgnoreRule] = (),
+) -> Comparison:
     """Judge resources again against (predicted, current) pairs read at the same resourceVersion."""
     if not fresh:
         return comparison
@@ -153,7 +165,7 @@ def rejudge(comparison: Comparison, fresh: dict[ResourceKey, tuple[Manifest, Man
     for s in comparison.resources:
         if s.key in fresh:
             predicted, current = fresh[s.key]
-            diff = server_side_diff(s.key, predicted, current)
+            diff = server_side_diff(s.key, predicted, current, pointers_for(ignore, s.key))
             s = ResourceState(s.key, s.api_version, s.desired, current, diff, health_of(current), s.message)
         states.append(s)
     return summarize(comparison.revision, states)
@@ -165,13 +177,14 @@ def _judge(
     live: Manifest | None,
     mode: DiffMode,
     predict: Predict | None,
+    ignored: Sequence[str],
 ) -> ResourceState:
     api_version = str((desired or live or {}).get("apiVersion", ""))
     message = ""
     if desired is None:
         diff = server_side_diff(key, None, live)  # tracked, but no longer in Git
     elif mode is DiffMode.ThreeWay or predict is None:
-        diff = three_way_diff(key, desired, live)
+        diff = three_way_diff(key, desired, live, ignored)
     else:
         predicted, error = predict(desired)
         if error:
@@ -183,6 +196,6 @@ def _judge(
                 key, SyncStatus.OutOfSync, DiffMode.ServerSide, (), f"dry run failed: {error}"
             )
         else:
-            diff = server_side_diff(key, predicted, live)
+            diff = server_side_diff(key, predicted, live, ignored)
     health = health_of(live) if live is not None else None
     return ResourceState(key, api_version, desired, live, diff, health, message)

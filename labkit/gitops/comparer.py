@@ -71,11 +71,17 @@ class Comparer:
             return result.obj, ""
 
         comparison = compare(
-            spec.name, record.revision, list(desired.objects), live, diff_mode=spec.diff_mode, predict=predict
+            spec.name,
+            record.revision,
+            list(desired.objects),
+            live,
+            diff_mode=spec.diff_mode,
+            predict=predict,
+            ignore=spec.ignore_differences,
         )
         behind = lagging(comparison, predicted)
         fresh = self._read_current(behind)
-        comparison = rejudge(comparison, fresh)
+        comparison = rejudge(comparison, fresh, spec.ignore_differences)
         return CompareResult(
             comparison,
             kinds,

@@ -56,8 +56,29 @@ def _spec_schema() -> Manifest:
             retry=_obj(limit=_t("integer"), backoff=backoff),
         ),
         revisionHistoryLimit=_t("integer", minimum=0),
+        ignoreDifferences=_t("array", items=_ignore_differences_schema()),
         refreshInterval=duration,
         diffMode=_t("string", enum=list(DIFF_MODES)),
+    )
+
+
+def _ignore_differences_schema() -> Manifest:
+    """One ``spec.ignoreDifferences`` rule, Argo CD's ``ResourceIgnoreDifferences``.
+
+    ``jqPathExpressions`` and ``managedFieldsManagers`` are in the schema so that
+    the agent sees them and refuses them (``labkit.gitops.ignore``); pruned, they
+    would be silently ignored.
+    """
+    strings = _t("array", items=_t("string"))
+    return _obj(
+        ["kind"],
+        group=_t("string"),
+        kind=_t("string"),
+        name=_t("string"),
+        namespace=_t("string"),
+        jsonPointers=strings,
+        jqPathExpressions=strings,
+        managedFieldsManagers=strings,
     )
 
 

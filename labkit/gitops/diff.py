@@ -15,6 +15,10 @@ show ``text``.
   object's ``kubectl.kubernetes.io/last-applied-configuration``), merged onto
   the live object. Fields nobody declared are never compared.
 
+Both take the JSON pointers of the Application's ``spec.ignoreDifferences``
+rules that match the object (``labkit.gitops.ignore``) and compare without
+those fields.
+
 Neither mode sees an edit of a field that Git does not declare — a ``kubectl
 label`` or a Service ``type`` left at its default and changed by hand. That
 blind spot is real in Argo CD and a lesson in the notebooks.
@@ -32,11 +36,13 @@ import copy
 import difflib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from labkit.gitops.ignore import without
 from labkit.gitops.types import DiffMode, Manifest, ResourceKey, SyncStatus
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
@@ -81,17 +87,24 @@ def normalize(obj: Manifest) -> Manifest:
     return out
 
 
-def server_side_diff(key: ResourceKey, predicted: Manifest | None, live: Manifest | None) -> ResourceDiff:
-    """Compare ``live`` with ``predicted``, the server-side-apply dry run of the desired object."""
-    return _diff(key, DiffMode.ServerSide, predicted, live)
+def server_side_diff(
+    key: ResourceKey, predicted: Manifest | None, live: Manifest | None, ignore: Sequence[str] = ()
+) -> ResourceDiff:
+    """Compare ``live`` with ``predicted``, the server-side-apply dry run of the desired object.
+
+    ``ignore``: JSON pointers of fields left out of the comparison (``spec.ignoreDifferences``).
+    """
+    return _diff(key, DiffMode.ServerSide, predicted, live, ignore)
 
 
-def three_way_diff(key: ResourceKey, desired: Manifest | None, live: Manifest | None) -> ResourceDiff:
+def three_way_diff(
+    key: ResourceKey, desired: Manifest | None, live: Manifest | None, ignore: Sequence[str] = ()
+) -> ResourceDiff:
     """Compare only what Git declares now or declared at the last apply (Argo CD's legacy diff)."""
     if desired is None or live is None:
-        return _diff(key, DiffMode.ThreeWay, desired, live)
+        return _diff(key, DiffMode.ThreeWay, desired, live, ignore)
     merged = merge_three_way(last_applied(live), desired, live)
-    return _diff(key, DiffMode.ThreeWay, merged, live)
+    return _diff(key, DiffMode.ThreeWay, merged, live, ignore)
 
 
 def last_applied(live: Manifest) -> Manifest:
@@ -167,11 +180,13 @@ def _join(prefix: str, name: str) -> str:
     return prefix + part if part.startswith("[") else f"{prefix}.{part}"
 
 
-def _diff(key: ResourceKey, mode: DiffMode, target: Manifest | None, live: Manifest | None) -> ResourceDiff:
+def _diff(
+    key: ResourceKey, mode: DiffMode, target: Manifest | None, live: Manifest | None, ignore: Sequence[str]
+) -> ResourceDiff:
     if target is None and live is None:
         return ResourceDiff(key, SyncStatus.Synced, mode, (), "")
-    new = normalize(target) if target is not None else None
-    old = normalize(live) if live is not None else None
+    new = without(normalize(target), ignore) if target is not None else None
+    old = without(normalize(live), ignore) if live is not None else None
     if old is None or new is None:
         reason = "missing" if old is None else "extra"
         return ResourceDiff(key, SyncStatus.OutOfSync, mode, (), unified_diff(old, new), reason)

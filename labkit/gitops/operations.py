@@ -28,6 +28,7 @@ from labkit.gitops import status as st
 from labkit.gitops.application import AppSpec, SyncOperation, operation_manifest
 from labkit.gitops.autosync import Act, Decision, decide
 from labkit.gitops.compare import Comparison
+from labkit.gitops.ignore import RESPECT_IGNORE_DIFFERENCES, respect_pairs
 from labkit.gitops.livecache import LiveCache
 from labkit.gitops.plan import plan_sync
 from labkit.gitops.prune import kept_on_app_delete
@@ -160,8 +161,11 @@ class Operations:
             return replace(now, sync_error=error, op_state=op_state)
         live = self.live.tracked(spec.name, sorted(record.kinds))
         out_of_sync = comparison.out_of_sync() if comparison and comparison.revision == revision else None
+        pairs = pair(list(desired.objects), live, spec.name)
+        if spec.has_option(RESPECT_IGNORE_DIFFERENCES):
+            pairs = respect_pairs(pairs, spec.ignore_differences)  # keep the live value of ignored fields
         plan = plan_sync(
-            pair(list(desired.objects), live, spec.name),
+            pairs,
             out_of_sync,
             prune=op.prune,
             apply_out_of_sync_only=spec.has_option("ApplyOutOfSyncOnly=true"),
