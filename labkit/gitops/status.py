@@ -2,7 +2,7 @@
 
 Pure functions that turn controller results into the dicts stored in the
 Application's status subresource (called by ``labkit.gitops.record`` and
-``labkit.gitops.operations``), so that ``kubectl get applications -o yaml``
+``labkit.gitops.operations``), so that ``kubectl get applications.labkit.dev -o yaml``
 reads like Argo CD's ``argocd app get``: ``sync``, ``health``, ``resources``,
 ``conditions``, ``operationState``, ``history`` and ``reconciledAt``.
 """
