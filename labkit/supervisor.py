@@ -273,7 +273,8 @@ class Supervisor:
 
     def _check(self, child: _Child, now: float) -> None:
         if child.pid is not None and not self._exited(child):
-            if child.crash_times and now - child.started_at >= STABLE_S:
+            # started_at is wall-clock time (it is shown in status.json), ``now`` is monotonic.
+            if child.crash_times and time.time() - child.started_at >= STABLE_S:
                 child.crash_times.clear()
             return
         if child.pid is not None:  # it was running and is gone

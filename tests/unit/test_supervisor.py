@@ -129,3 +129,24 @@ def test_the_supervisor_runs_as_python_m_labkit_supervisor(state_dir: Path) -> N
     pid = supervisor.ensure_running(state_dir)
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     assert cmdline[:3] == [sys.executable.encode(), b"-m", b"labkit.supervisor"]
+
+
+def test_a_program_that_ran_stable_has_its_crashes_forgotten_so_the_next_restart_has_no_backoff(
+    state_dir: Path,
+) -> None:
+    sup = supervisor.Supervisor(state_dir)
+    supervisor.register(state_dir, sleeper(state_dir))
+    sup.tick(time.monotonic())
+    child = sup.children["sleeper"]
+    assert child.pid is not None
+    try:
+        child.crash_times = [time.monotonic() - 40]
+        sup.tick(time.monotonic())
+        assert child.crash_times, "not stable yet: the crash still counts"
+        child.started_at = time.time() - supervisor.STABLE_S - 1
+        sup.tick(time.monotonic())
+        assert child.crash_times == []
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        if child.popen is not None:
+            child.popen.wait()
