@@ -204,7 +204,13 @@ def test_crd_is_namespaced_with_status_subresource_and_argo_like_columns() -> No
     assert "categories" not in crd["spec"]["names"]
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
-    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Sync", "Health", "Revision", "As-Of", "Age"]
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == [
+        "Sync",
+        "Health",
+        "Revision",
+        "As-Of",
+        "Age",
+    ]
     props = version["schema"]["openAPIV3Schema"]["properties"]
     assert props["status"]["x-kubernetes-preserve-unknown-fields"] is True
     policy = props["spec"]["properties"]["syncPolicy"]["properties"]
