@@ -8,7 +8,10 @@ state Git declares. Rendering is cached by (commit sha, path, Helm
 parameters): a commit never
 changes, so the same revision is rendered once however often the app is
 compared (Argo CD's repo-server keeps the same kind of cache). A hard refresh
-(``labkit.dev/refresh: hard``) clears it.
+(``labkit.dev/refresh: hard``) clears it. The commit itself is exported once
+(:class:`Checkouts`) and shared by every app that renders it: one push to a
+repository of 1,000 apps is one export, not 1,000 (Argo CD's repo-server
+likewise keeps one checkout per repository and renders many apps from it).
 
 Local repositories (``file://`` URLs or plain paths: the lab's bare
 repository on disk) are read in place; http(s) repositories (the lab's Git
@@ -19,11 +22,14 @@ refresh fetches, as Argo CD's repo-server keeps a clone per repository.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -62,6 +68,59 @@ def is_remote(repo_url: str) -> bool:
     return urlparse(repo_url).scheme in ("http", "https")
 
 
+@dataclass
+class _Checkout:
+    path: Path
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sha: str = ""
+    """Set once the export is complete."""
+    users: int = 0
+    last_used: int = 0
+
+
+class Checkouts:
+    """Commits exported to disk, each once, shared by every app that renders it.
+
+    The whole tree is exported, as a Kustomize overlay may refer to
+    ``../../base`` outside its app's folder; renders only read it. The
+    ``keep`` most recently used commits stay on disk (fewer while in use);
+    older ones are deleted when nobody renders from them.
+    """
+
+    def __init__(self, root: Path, keep: int = 4) -> None:
+        self.root, self.keep = root, keep
+        shutil.rmtree(root, ignore_errors=True)  # an earlier agent's checkouts: nobody uses them now
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], _Checkout] = {}
+        self._uses = 0
+
+    @contextmanager
+    def checkout(self, bare: Path, revision_sha: str) -> Iterator[tuple[Path, str]]:
+        """(the exported tree's root, its full sha), held for the duration of the block."""
+        key = (str(bare), revision_sha)
+        with self._lock:
+            self._uses += 1
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Checkout(self.root / f"tree-{self._uses}")
+            entry.users, entry.last_used = entry.users + 1, self._uses
+        try:
+            with entry.lock:
+                if not entry.sha:
+                    shutil.rmtree(entry.path, ignore_errors=True)  # a failed export's leftovers
+                    entry.sha = git.export_tree(bare, revision_sha, ".", entry.path)
+            yield entry.path, entry.sha
+        finally:
+            with self._lock:
+                entry.users -= 1
+                self._evict()
+
+    def _evict(self) -> None:
+        idle = sorted((e.last_used, k) for k, e in self._entries.items() if e.users == 0)
+        for _, key in idle[: max(len(self._entries) - self.keep, 0)]:
+            shutil.rmtree(self._entries.pop(key).path, ignore_errors=True)
+
+
 class SourceCache:
     """Resolve revisions and render app paths, remembering rendered commits."""
 
@@ -74,9 +133,13 @@ class SourceCache:
         self._rendered: dict[tuple[str, str, str, str, str], tuple[Manifest, ...]] = {}
         self._lock = threading.Lock()
         # Local clones of http(s) repositories; a private temporary folder when none is given.
-        self._tmp = None if mirrors else tempfile.TemporaryDirectory(prefix="labkit-mirrors-")
-        self.mirrors = mirrors or Path(self._tmp.name if self._tmp else ".")
+        if mirrors is None:
+            # A private folder, deleted with this cache (quietly: a SourceCache is often short-lived).
+            mirrors = Path(tempfile.mkdtemp(prefix="labkit-mirrors-"))
+            weakref.finalize(self, shutil.rmtree, mirrors, True)
+        self.mirrors = mirrors
         self._fetches: dict[str, tuple[threading.Lock, float]] = {}
+        self.checkouts = Checkouts(self.mirrors / "checkouts")
 
     def _fetched(self, repo_url: str) -> Path:
         """The mirror of a remote repository, fetched at or after the moment this call began.
@@ -131,11 +194,7 @@ class SourceCache:
         if cached is not None:
             return Desired(revision_sha, cached)
         bare = self._bare(repo_url, revision_sha)
-        with tempfile.TemporaryDirectory(prefix="labkit-render-") as tmp:
-            # The whole tree, not just `path`: a Kustomize overlay refers to
-            # its base with `../../base`, outside the app's own directory.
-            root = Path(tmp) / "src"
-            sha = git.export_tree(bare, revision_sha, ".", root)
+        with self.checkouts.checkout(bare, revision_sha) as (root, sha):
             source_dir = root / path
             if not source_dir.is_dir():
                 raise git.PathNotFound(
