@@ -63,6 +63,12 @@ def _engines(tmp: Path, repeat: int) -> list[Row]:
         Lab.teardown(settings, progress=lambda m: None)
 
 
+def _scale(tmp: Path, repeat: int, apps: tuple[int, ...] = ()) -> list[Row]:
+    from benchmarks import bench_scale
+
+    return bench_scale.run(tmp, apps or bench_scale.APPS)
+
+
 def _sim(tmp: Path, repeat: int, timeline: Path | None = None) -> list[Row]:
     from benchmarks import bench_sim
 
@@ -75,6 +81,7 @@ BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {
     "drift": _drift,
     "engines": _engines,
     "sim": _sim,
+    "scale": _scale,
 }
 
 
@@ -86,16 +93,30 @@ def table(title: str, rows: Sequence[Row]) -> str:
     return "\n".join([title, line, fmt.format(*header), line, *(fmt.format(*r) for r in rows), line])
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give app counts like 100,500,1000") from None
+    if any(n < 1 for n in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: every app count must be at least 1")
+    return counts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("name", choices=[*BENCHMARKS, "all"])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement where it applies")
     parser.add_argument("--timeline", type=Path, help="sim: fit from this timeline.jsonl, not the lab's")
+    parser.add_argument("--apps", type=_counts, default=(), help="scale: app counts, e.g. 100,500,1000")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     for name in names:
         with tempfile.TemporaryDirectory(prefix=f"labkit-bench-{name}-") as tmp:
-            bench = partial(_sim, timeline=args.timeline) if name == "sim" else BENCHMARKS[name]
+            bench = {
+                "sim": partial(_sim, timeline=args.timeline),
+                "scale": partial(_scale, apps=args.apps),
+            }.get(name, BENCHMARKS[name])
             rows = bench(Path(tmp), args.repeat)
         print(table(f"{name} (python -m benchmarks.run {name})", rows), flush=True)
         print()

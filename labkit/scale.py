@@ -1,0 +1,280 @@
+"""The scale experiment: N Applications x 5 resources, one commit touching all, measured on the lab.
+
+:func:`run` writes N app folders (``scale/<app>/app.yaml``: a Deployment and
+four ConfigMaps) to the lab's repository in one commit, creates one
+auto-synced Application per folder and waits until all are Synced; then it
+pushes one commit that changes every folder and measures, from the
+timeline, how long each app took from the push to its ``sync_finished``.
+Meanwhile it samples ``/proc`` of labkit's agent (RSS, CPU) and, on a kwok
+lab, of the API server and etcd (RSS). The result, a :class:`ScaleRun`, is
+data: its :meth:`ScaleRun.row` is one line of the scale table, its
+``synced_s`` the latencies that :mod:`labkit.sim.validate` sets against the
+model, and ``since_ns``/``until_ns`` the stretch of the timeline it covers.
+
+Called by ``benchmarks/bench_scale.py`` (``python -m benchmarks.run scale``),
+``tests/integration/test_scale.py`` and notebooks. :func:`remove` deletes the
+apps, their objects and their folders again.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from labkit.errors import LabkitError
+from labkit.events import Event
+
+if TYPE_CHECKING:
+    from labkit.lab import Lab
+
+RESOURCES = 5
+"""Objects per app: one Deployment and four ConfigMaps."""
+FOLDER = "scale"
+"""Where the generated app folders live in the lab's repository."""
+
+
+@dataclass(frozen=True)
+class ScaleRun:
+    """One measured run: N apps, one commit, how long until each was Synced, and what it cost."""
+
+    apps: int
+    revision: str
+    setup_s: float
+    """Create the apps and wait for their first sync, in seconds (not part of the measurement)."""
+    synced_s: tuple[float, ...]
+    """Per app: seconds from the push to its successful automated sync of ``revision``."""
+    agent_cpu_s: float
+    """CPU seconds labkit's agent used between the push and the last app Synced."""
+    agent_rss_mb: float
+    """Peak resident memory of labkit's agent during the run, in MB."""
+    apiserver_rss_mb: float
+    """Peak resident memory of kube-apiserver, in MB (NaN when the lab is not kwok)."""
+    etcd_rss_mb: float
+    """Peak resident memory of etcd, in MB (NaN when the lab is not kwok)."""
+    since_ns: int
+    """The push, on the timeline's clock."""
+    until_ns: int
+    """The last app's sync, on the timeline's clock."""
+
+    @property
+    def all_synced_s(self) -> float:
+        return max(self.synced_s)
+
+    def quantile(self, q: float) -> float:
+        from labkit.sim.model import quantile
+
+        return quantile(self.synced_s, q)
+
+    def row(self) -> dict[str, Any]:
+        """One line of the scale table."""
+        return {
+            "apps": self.apps,
+            "resources": self.apps * RESOURCES,
+            "all_synced_s": round(self.all_synced_s, 1),
+            "p50_s": round(self.quantile(0.5), 1),
+            "p95_s": round(self.quantile(0.95), 1),
+            "agent_cpu_s": round(self.agent_cpu_s, 1),
+            "agent_rss_mb": round(self.agent_rss_mb),
+            "apiserver_rss_mb": round(self.apiserver_rss_mb),
+            "etcd_rss_mb": round(self.etcd_rss_mb),
+            "setup_s": round(self.setup_s, 1),
+        }
+
+
+def app_names(apps: int, prefix: str = "s") -> list[str]:
+    """The Applications of an N-app run: ``s-0000``, ``s-0001``, ..."""
+    if apps < 1:
+        raise LabkitError(f"a scale run needs at least 1 app, got {apps}", hint="try apps=100")
+    return [f"{prefix}-{i:04d}" for i in range(apps)]
+
+
+def manifests(stamp: str) -> str:
+    """One app's folder content: a Deployment and four ConfigMaps carrying ``stamp``."""
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
+    }
+    maps = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm{j}"}, "data": {"stamp": stamp}}
+        for j in range(RESOURCES - 1)
+    ]
+    return yaml.safe_dump_all([deploy, *maps])
+
+
+def run(lab: Lab, apps: int, *, prefix: str = "s", timeout_s: float | None = None) -> ScaleRun:
+    """Create ``apps`` apps, push one commit touching all, and measure until every one is Synced."""
+    names = app_names(apps, prefix)
+    timeout_s = timeout_s or max(300.0, 2.0 * apps)
+    start = time.monotonic()
+    first = lab.repo.commit_and_push(f"scale: {apps} apps", _folders(names, "v1"))
+    follow = TimelineFollower(lab.timeline.path)
+    for name in names:
+        lab.apps.create(
+            name,
+            lab.repo.url,
+            f"{FOLDER}/{name}",
+            name,
+            auto_sync=True,
+            sync_options=("CreateNamespace=true",),
+        )
+    _wait_synced(follow, names, first, timeout_s)
+    setup_s = time.monotonic() - start
+    with ProcessSampler(_pids(lab)) as sampler:
+        sha = lab.repo.commit_and_push(f"scale: touch {apps} apps", _folders(names, "v2"))
+        done = _wait_synced(follow, names, sha, timeout_s)
+    pushed = next(e.ts_ns for e in follow.seen if e.kind == "pushed" and e.revision == sha)
+    return ScaleRun(
+        apps=apps,
+        revision=sha,
+        setup_s=setup_s,
+        synced_s=tuple(sorted((ts - pushed) / 1e9 for ts in done.values())),
+        agent_cpu_s=sampler.cpu_s.get("agent", math.nan),
+        agent_rss_mb=sampler.peak_mb.get("agent", math.nan),
+        apiserver_rss_mb=sampler.peak_mb.get("kube-apiserver", math.nan),
+        etcd_rss_mb=sampler.peak_mb.get("etcd", math.nan),
+        since_ns=pushed,
+        until_ns=max(done.values()) + 1,
+    )
+
+
+def remove(lab: Lab, apps: int, *, prefix: str = "s", timeout_s: float = 600.0) -> None:
+    """Delete a run's Applications with their objects, then its folders from the repository."""
+    names = app_names(apps, prefix)
+    for name in names:
+        try:
+            lab.apps.delete(name, cascade=True)
+        except LabkitError:
+            continue  # already gone
+    deadline = time.monotonic() + timeout_s
+    left = set(names)
+    while left and time.monotonic() < deadline:
+        left = {a.name for a in lab.apps.list()} & left
+        time.sleep(1.0)
+    lab.repo.commit_and_push(f"scale: remove {apps} apps", {f"{FOLDER}/{n}/app.yaml": None for n in names})
+
+
+def _folders(names: Iterable[str], stamp: str) -> dict[str, str | None]:
+    return {f"{FOLDER}/{name}/app.yaml": manifests(f"{stamp}-{name}") for name in names}
+
+
+def _wait_synced(follow: TimelineFollower, names: list[str], sha: str, timeout_s: float) -> dict[str, int]:
+    """App -> the timeline time of its successful automated sync of ``sha``, once every app has one."""
+    wanted, done = set(names), dict[str, int]()
+    deadline = time.monotonic() + timeout_s
+    while len(done) < len(wanted):
+        for e in follow.new():
+            if e.app in wanted and e.app not in done and e.revision == sha and _synced(e):
+                done[e.app] = e.ts_ns
+        if time.monotonic() > deadline:
+            raise LabkitError(
+                f"{len(done)} of {len(wanted)} apps Synced at {sha[:7]} after {timeout_s:.0f} s",
+                hint="read the controller log (`labkit status` names it) and `labkit app list`",
+            )
+        time.sleep(0.5)
+    return done
+
+
+def _synced(e: Event) -> bool:
+    return (
+        e.kind == "sync_finished"
+        and e.data.get("phase") == "Succeeded"
+        and not e.data.get("dry_run")
+        and bool(e.data.get("automated", True))
+    )
+
+
+class TimelineFollower:
+    """Reads a timeline as it grows, like ``tail -f``: each call returns only the new events."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+        self.seen: list[Event] = []
+
+    def new(self) -> list[Event]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next call
+        self.offset += len(complete)
+        events = [Event.from_json(line) for line in complete.decode().splitlines() if line.strip()]
+        self.seen += events
+        return events
+
+
+def _pids(lab: Lab) -> dict[str, int]:
+    """The processes to watch: the agent, and kube-apiserver and etcd on a kwok lab."""
+    from labkit.cluster import procs
+
+    found = {"agent": int(lab.status()["controller"]["pid"])}
+    cluster_dir = getattr(lab.backend, "cluster_dir", None)
+    if isinstance(cluster_dir, Path):
+        alive = procs.alive(cluster_dir)
+        found |= {name: alive[name] for name in ("kube-apiserver", "etcd") if name in alive}
+    return found
+
+
+class ProcessSampler:
+    """Peak RSS and CPU seconds of some processes, sampled from ``/proc`` while the block runs."""
+
+    def __init__(self, pids: dict[str, int], every_s: float = 0.5, read: Callable[[int], str] | None = None):
+        self.pids = pids
+        self.every_s = every_s
+        self.read = read or (lambda pid: Path(f"/proc/{pid}/stat").read_text())
+        self.peak_mb: dict[str, float] = {}
+        self.cpu_s: dict[str, float] = {}
+        self._start: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="scale-sampler", daemon=True)
+
+    def __enter__(self) -> ProcessSampler:
+        self._start = self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        end = self._sample()
+        self.cpu_s = {name: end[name] - self._start[name] for name in end if name in self._start}
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        """CPU seconds of each process now; peak RSS updated on the way."""
+        cpu = {}
+        for name, pid in self.pids.items():
+            try:
+                fields = self.read(pid).rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            cpu[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+            rss_mb = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+            self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), rss_mb)
+        return cpu
+
+
+def table(runs: Iterable[ScaleRun]) -> list[dict[str, Any]]:
+    """The scale table: one row per run."""
+    return [r.row() for r in runs]
