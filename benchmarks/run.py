@@ -69,6 +69,12 @@ def _scale(tmp: Path, repeat: int, apps: tuple[int, ...] = ()) -> list[Row]:
     return bench_scale.run(tmp, apps or bench_scale.APPS)
 
 
+def _soak(tmp: Path, repeat: int, minutes: float = 30.0) -> list[Row]:
+    from benchmarks import bench_soak
+
+    return bench_soak.run(tmp, minutes)
+
+
 def _sim(tmp: Path, repeat: int, timeline: Path | None = None) -> list[Row]:
     from benchmarks import bench_sim
 
@@ -82,6 +88,7 @@ BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {
     "engines": _engines,
     "sim": _sim,
     "scale": _scale,
+    "soak": _soak,
 }
 
 
@@ -109,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement where it applies")
     parser.add_argument("--timeline", type=Path, help="sim: fit from this timeline.jsonl, not the lab's")
     parser.add_argument("--apps", type=_counts, default=(), help="scale: app counts, e.g. 100,500,1000")
+    parser.add_argument("--minutes", type=float, default=30.0, help="soak: how long to run, in minutes")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     for name in names:
@@ -116,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench = {
                 "sim": partial(_sim, timeline=args.timeline),
                 "scale": partial(_scale, apps=args.apps),
+                "soak": partial(_soak, minutes=args.minutes),
             }.get(name, BENCHMARKS[name])
             rows = bench(Path(tmp), args.repeat)
         print(table(f"{name} (python -m benchmarks.run {name})", rows), flush=True)
