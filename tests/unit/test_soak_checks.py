@@ -1,0 +1,65 @@
+"""The chaos soak's invariants fail when they should: a synced revision missing from history,
+an entry too many, an agent outage longer than the worst restart, a lost operation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from benchmarks import soak_checks
+from benchmarks.soak_checks import Check
+from benchmarks.soak_report import SoakReport, Tally
+from labkit.events import Timeline
+
+
+class Apps:
+    def __init__(self, history: list[dict[str, Any]]) -> None:
+        self.history = history
+
+    def get(self, name: str) -> dict[str, Any]:
+        return {"status": {"history": self.history}}
+
+
+def synced(timeline: Timeline, *revisions: str) -> None:
+    for rev in revisions:
+        timeline.append(
+            "controller", "sync_finished", app="a", revision=rev, phase="Succeeded", dry_run=False
+        )
+    timeline.append("controller", "sync_finished", app="a", revision="dry", phase="Succeeded", dry_run=True)
+    timeline.append("controller", "sync_finished", app="a", revision="bad", phase="Failed", dry_run=False)
+
+
+def entries(*revisions: str) -> list[dict[str, Any]]:
+    return [{"id": i, "revision": rev} for i, rev in enumerate(revisions)]
+
+
+def test_history_holds_with_one_entry_per_successful_sync(tmp_path: Path) -> None:
+    timeline = Timeline(tmp_path / "t.jsonl")
+    synced(timeline, "r1", "r2", "r2")
+    check = soak_checks.history(Apps(entries("r1", "r2", "r2")), timeline, ["a"])  # type: ignore[arg-type]
+    assert check.ok and check.measured == "3 entries for 3 syncs; 0 revisions lost"
+
+
+def test_history_fails_when_a_synced_revision_is_missing_or_an_entry_is_extra(tmp_path: Path) -> None:
+    timeline = Timeline(tmp_path / "t.jsonl")
+    synced(timeline, "r1", "r2")
+    lost = soak_checks.history(Apps(entries("r1")), timeline, ["a"])  # type: ignore[arg-type]
+    assert not lost.ok and "1 revisions lost" in lost.measured
+    extra = soak_checks.history(Apps(entries("r1", "r2", "r2")), timeline, ["a"])  # type: ignore[arg-type]
+    assert not extra.ok and "a: 3 entries for 2 syncs" in extra.measured
+
+
+def test_an_agent_outage_longer_than_the_worst_restart_plus_a_beat_fails(tmp_path: Path) -> None:
+    timeline = Timeline(tmp_path / "t.jsonl")
+    timeline.append("controller", "agent_up", holder="h/2", previous="h/1", down_s=3.0)
+    assert soak_checks.agent_outages(timeline, 0, worst_restart_s=1.0).ok  # 3.0 <= 1.0 + 2 + 0.5
+    timeline.append("controller", "agent_up", holder="h/3", previous="h/2", down_s=9.0)
+    assert not soak_checks.agent_outages(timeline, 0, worst_restart_s=1.0).ok
+
+
+def test_lost_counts_failed_operations_faults_not_survived_and_broken_invariants() -> None:
+    tally = Tally(faults=Counter(controller=3), survived=Counter(controller=2), errors=["drift: refused"])
+    report = SoakReport(2, tally, (Check("x", True, ""), Check("y", False, "")))
+    assert report.lost == 3
+    assert report.rows()[-1][:3] == ("lost", "3", "0")
