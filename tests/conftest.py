@@ -243,7 +243,8 @@ class FakeKube:
 
     Server-side apply stores the object (keeping any status), bumps the
     resourceVersion and tells open watches; ``fail_apply[name] = message``
-    makes applies (and dry runs) of that object fail like an invalid object.
+    makes applies (and dry runs) of that object fail like an invalid object;
+    a name in ``immutable`` fails while an object of that name exists (a Job's template).
     ``on_apply`` may change an object as the cluster would (a Job completing).
     ``calls`` records every write as ``(verb, kind, name)``.
     """
@@ -253,6 +254,7 @@ class FakeKube:
         self.objects: dict[tuple[str, str, str, str], Manifest] = {}
         self.calls: list[tuple[str, str, str]] = []
         self.fail_apply: dict[str, str] = {}
+        self.immutable: set[str] = set()
         self.on_apply: Callable[[Manifest], None] | None = None
         self._version = 0
         self._watches: list[tuple[tuple[str, str], queue.Queue[tuple[str, Manifest]]]] = []
@@ -288,6 +290,9 @@ class FakeKube:
             return ApplyResult(False, None, self.fail_apply[meta["name"]], 422, "Invalid")
         ident = _ident(api_version, kind, meta["name"], meta.get("namespace"))
         old = self.objects.get(ident)
+        if old is not None and meta.get("name") in self.immutable:
+            message = f'{kind} "{meta["name"]}" is invalid: spec.template: field is immutable'
+            return ApplyResult(False, None, message, 422, "Invalid")
         new = copy.deepcopy(obj)
         new["metadata"]["resourceVersion"] = (old or {}).get("metadata", {}).get("resourceVersion", "0")
         if old is not None and "status" in old:

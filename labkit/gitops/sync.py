@@ -148,7 +148,7 @@ class SyncRun:
         failed = 0
         for _, wave, tasks in self._waves:
             for task in tasks:
-                if not task.applies or task.desired is None:
+                if not task.applies or task.desired is None or self._recreated_hook(task):
                     continue
                 result = self.kube.apply(task.desired, dry_run=True)
                 if result.ok or (SKIP_DRY_RUN_ON_MISSING in task.sync_options and _no_such_kind(result)):
@@ -156,6 +156,17 @@ class SyncRun:
                 failed += 1
                 self._record(task, wave, ResultCode.SyncFailed, f"dry run: {result.message}")
         return failed
+
+    def _recreated_hook(self, task: Task) -> bool:
+        """A BeforeHookCreation hook whose last run still exists: it is deleted, then created anew.
+
+        A dry run against the old object would fail on fields Kubernetes never lets
+        change in place (a Job's pod template), though the sync itself will work.
+        """
+        if not task.hook or hooks.DeletePolicy.BeforeHookCreation not in task.delete_policies:
+            return False
+        key = task.key
+        return self.kube.get(task.api_version, key.kind, key.name, key.namespace or None) is not None
 
     def _run_wave(self, wave: int, tasks: list[Task]) -> bool:
         ok = True

@@ -119,6 +119,16 @@ def test_before_hook_creation_deletes_the_previous_runs_hook_first() -> None:
     assert kube.calls == [("delete", "Job", "migrate"), ("apply", "Job", "migrate")]
 
 
+def test_a_changed_hook_job_is_recreated_without_a_dry_run_against_its_immutable_predecessor() -> None:
+    old = job("migrate", **{HOOK: "PreSync"})
+    kube = FakeKube(old)
+    kube.immutable.add("migrate")  # as the API server refuses a change to a Job's pod template
+    run = run_of(kube, job("migrate", **{HOOK: "PreSync"}), configmap("web"), live=(old,))
+    run.step()
+    assert kube.calls[:2] == [("delete", "Job", "migrate"), ("apply", "Job", "migrate")]
+    assert not [r for r in run.results if r.code is ResultCode.SyncFailed]
+
+
 def test_without_before_hook_creation_the_previous_hook_is_applied_over() -> None:
     old = job("migrate", **{HOOK: "PreSync", POLICY: "HookFailed"})
     kube = FakeKube(old)
