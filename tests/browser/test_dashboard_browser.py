@@ -2,7 +2,7 @@
 
 The test starts JupyterLab with the session lab's environment (``lab.env()``,
 so the kernel's ``labkit.Lab.up()`` reuses the test session's lab), opens
-``notebooks/dashboard.ipynb``, runs all its cells from the Run menu, clicks
+``notebooks/dashboard.ipynb``, runs its cells above the clean-up from the Run menu, clicks
 Sync and Inject drift on the demo app's panel, and checks that the status
 text changes and the live plot renders. Screenshots go to
 ``test-output/browser/``. Never a browser Playwright downloads: only
@@ -259,8 +259,10 @@ def test_the_dashboard_notebook_syncs_and_shows_drift_in_chromium(
     # Run All before the kernel is up would ask which kernel to start instead of running.
     kernel = page.get_by_role("button", name=re.compile(r"^Python 3 .*\| Idle$"))
     expect(kernel).to_be_visible(timeout=60_000)
+    # Everything above "Summary": the notebook's last cell closes the dashboard (its clean-up).
+    page.locator(".jp-Notebook .jp-Cell", has_text="Summary").first.click()
     page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Above Selected Cell", exact=True).click()
 
     panel, header = app_panel(page, APP)
     expect(header).to_contain_text(re.compile(r"sync\s+OutOfSync"), timeout=90_000)
