@@ -71,3 +71,14 @@ def test_a_watch_event_updates_the_cache_and_tells_the_app(stopped: list[LiveCac
     kube.quiet()
     assert cache.tracked("shared-a") == []
     assert changes == [("shared-a", "ADDED"), ("shared-a", "DELETED")]
+
+
+def test_an_object_taken_over_by_another_app_moves_to_that_apps_objects(stopped: list[LiveCache]) -> None:
+    cache = cache_of(configmap("redis-config", KEY.tracking_id("shared-a")), configmap("other"))
+    stopped.append(cache)
+    kube: FakeKube = cache.kube  # type: ignore[assignment]
+    kube.apply(configmap("redis-config", KEY.tracking_id("shared-b")))
+    kube.quiet()
+    assert cache.tracked("shared-a") == []
+    assert [o["metadata"]["name"] for o in cache.tracked("shared-b")] == ["redis-config"]
+    assert cache.tracked("shared-b", [("apps/v1", "Deployment")]) == [], "only the kinds asked for"
