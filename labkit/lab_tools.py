@@ -11,6 +11,7 @@ stays light.
 from __future__ import annotations
 
 import functools
+import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,7 +112,7 @@ class LabTools:
         """Run the real kubectl against the lab; print the command and its output."""
         argv = [str(Path(self.env()["PATH"].split(":")[0]) / "kubectl"), *args]
         if echo:
-            print("$ kubectl " + " ".join(args))
+            print("$ kubectl " + shlex.join(args))  # pasteable as shown
         result = run(argv, env=self.env(), check=check)
         out = result.stdout + (result.stderr if not result.ok else "")
         if echo and out:
