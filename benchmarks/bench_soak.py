@@ -179,15 +179,19 @@ class Soak:
         self._say(f"{name}: back in {took:.2f} s")
 
     def _outage_healed(self, app: str, mark: int) -> None:
-        deadline = time.monotonic() + 30
+        """Drift made while the controller was down: seconds from the new agent's first beat until the
+        Deployment is back to what Git asks (1 to 3 replicas), by self-heal or by a sync of a newer commit."""
+        deadline, back_ns = time.monotonic() + 30, 0
         while time.monotonic() < deadline:
-            healed = self.lab.timeline.read(app=app, kind="healed", since_ns=mark)
+            live = self.kube.get("apps/v1", "Deployment", "web", app) or {}
+            if not back_ns and int((live.get("spec") or {}).get("replicas") or 0) <= 3:
+                back_ns = time.time_ns()
             ups = self.lab.timeline.read(kind="agent_up", since_ns=mark)
-            if healed and ups:
-                self.tally.outage_heal.append(max(0.0, (healed[0].ts_ns - ups[0].ts_ns) / 1e9))
+            if back_ns and ups:
+                self.tally.outage_heal.append(max(0.0, (back_ns - ups[0].ts_ns) / 1e9))
                 return
             time.sleep(0.1)
-        self.tally.errors.append(f"drift on {app} made while the controller was down was not healed in 30 s")
+        self.tally.errors.append(f"drift on {app} made while the controller was down was not undone in 30 s")
 
     def _http_serves_head(self) -> None:
         head = self.lab.repo.head()
