@@ -6,7 +6,7 @@ small shared words), ``application`` (the spec), ``annotations`` (Argo CD's
 ``health``, ``compare``, ``hooks``, ``waves``, ``prune``, ``plan``,
 ``autosync``, ``selfheal``, ``status``, ``render`` (with ``helm``). Put to work
 against the cluster through ``labkit.kube`` and ``labkit.git``: ``source``,
-``livecache``, ``refresh``, ``comparer``, ``sync``, ``operations`` and the
-``controller``. Nothing is imported eagerly here, so ``import labkit.gitops``
+``livecache``, ``refresh``, ``comparer``, ``sync``, ``operations``, the
+``controller`` and ``heartbeat`` (its Lease, and who reads it). Nothing is imported eagerly here, so ``import labkit.gitops``
 stays cheap.
 """
