@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -31,6 +31,9 @@ from labkit.cluster import BACKENDS
 from labkit.cluster.base import venv_bin
 from labkit.errors import LabStateError
 from labkit.settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from labkit.lab import Lab
 
 
 @contextmanager
@@ -118,12 +121,14 @@ def status_cmd(as_json: bool) -> None:
     """Show the running lab: backend, kubeconfig, nodes, repository, supervised processes."""
     from labkit.lab import Lab
 
-    status = Lab.attach(Settings()).status()
+    lab = Lab.attach(Settings())
+    status = lab.status()
     if as_json:
         click.echo(json.dumps(status, indent=2))
         return
     for key, value in status.items():
         if key == "processes":
+            click.echo(f"{'agent':<14} {_agent_line(lab)}")
             for line in process_lines(value):
                 click.echo(line)
         elif isinstance(value, dict):
@@ -131,6 +136,18 @@ def status_cmd(as_json: bool) -> None:
                 click.echo(f"{key + '.' + sub:<14} {subvalue}")
         else:
             click.echo(f"{key:<14} {value}")
+
+
+def _agent_line(lab: Lab) -> str:
+    """The pull agent as its heartbeat Lease shows it: up, or down since when and why."""
+    from labkit.errors import KubeError
+    from labkit.gitops import heartbeat
+
+    try:
+        with lab.kube() as kube:
+            return heartbeat.read(kube).line()
+    except KubeError as e:
+        return f"unknown: {e.message.splitlines()[0]}"
 
 
 def process_lines(programs: Mapping[str, Mapping[str, Any]]) -> list[str]:

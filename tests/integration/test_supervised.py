@@ -82,7 +82,10 @@ def test_a_controller_killed_with_sigkill_is_back_within_5_s_and_holds_the_heart
         took = time.monotonic() - killed
     assert took < 5, f"the controller took {took:.1f} s to come back"
     assert int(program(lab, "controller")["restarts"]) == restarts + 1
-    assert f"process controller     running   pid {new}" in labkit_cli(lab, "status")
+    status = labkit_cli(lab, "status")
+    row = next(line.split() for line in status.splitlines() if line.startswith("process controller"))
+    assert row == ["process", "controller", "running", "pid", str(new), "restarts", str(restarts + 1)], status
+    assert f"agent          up ({heartbeat.holder_identity(pid=new)}, heartbeat" in status, status
 
 
 def test_drift_made_while_the_controller_is_down_is_reported_honestly_then_healed_within_5_s_of_the_restart(
@@ -96,6 +99,7 @@ def test_drift_made_while_the_controller_is_down_is_reported_honestly_then_heale
         os.kill(old, signal.SIGKILL)
         shown = labkit_cli(lab, "app", "get", gitapp.name)
         listed = labkit_cli(lab, "app", "list")
+        status = labkit_cli(lab, "status")
         drift.scale(gitapp.namespace, "web", 5, app=gitapp.name)
         time.sleep(1.0)
         assert gitapp.live("Deployment", "web", "apps/v1")["spec"]["replicas"] == 5, "nobody heals"  # type: ignore[index]
@@ -106,6 +110,7 @@ def test_drift_made_while_the_controller_is_down_is_reported_honestly_then_heale
     )
     assert "Sync:      Synced @" in shown and "(as of 20" in shown, shown
     assert "Synced (stale)" in listed and "nobody reconciles now" in listed
+    assert "agent          DOWN since" in status, status
     new = eventually(lambda: restarted(lab, "controller", old), 10, "the controller to be restarted")
     assert time.monotonic() - resumed < 5, "restarted within 5 s once the supervisor runs again"
     healed = eventually(lambda: gitapp.timeline.read(app=gitapp.name, kind="healed", since_ns=resumed_ns), 10)
