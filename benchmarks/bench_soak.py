@@ -5,15 +5,15 @@
 Applications (two with auto-sync and self-heal, one with auto-sync only), it
 does, at random and for ``minutes`` (at most :data:`OPS_PER_MINUTE` per minute):
 commit to Git, scale a self-heal app's Deployment with kubectl, SIGKILL one
-supervised process (the controller, the Git HTTP server) while drift or a
-commit is made, restart kube-apiserver, send a webhook burst
+supervised process (the controller while a Deployment is scaled, the Git HTTP
+server while a commit is pushed), restart kube-apiserver, send a webhook burst
 (:mod:`benchmarks.soak_faults`). A process is killed again only once it ran
 ``supervisor.STABLE_S``, so each kill measures recovery, not backoff.
 
 Then it lets the lab settle and checks: every auto-sync app equals Git (its
 diff is empty and it is Synced at HEAD); every self-heal app healed; each
-app's history has every revision the timeline says was synced and no entry
-twice; the agent's outages (``agent_up`` on the timeline) are no longer than
+app's history has one entry per successful sync on the timeline (ids 0..n-1)
+and every revision synced; the agent's outages (``agent_up`` on the timeline) are no longer than
 the worst restart plus one heartbeat; and after ``labkit down`` no process and
 no temporary file of the soak's lab is left (the lab runs with a TMPDIR of its
 own, so this is seen exactly). :func:`soak` returns a :class:`SoakReport`.
