@@ -217,3 +217,5 @@ class Heartbeat:
             self.beat()
         except LabkitError as e:  # API server away: the next beat tries again
             log.warning("heartbeat not renewed: %s", str(e).splitlines()[0])
+        except Exception:  # a bug must not stop the beats: a silent Lease would say "down" falsely
+            log.exception("bug while renewing the heartbeat")
