@@ -34,6 +34,7 @@ from labkit.events import Event
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
+    from labkit.sim import PipelineFit, Prediction
 
 RESOURCES = 5
 """Objects per app: one Deployment and four ConfigMaps."""
@@ -55,6 +56,8 @@ class ScaleRun:
     """CPU seconds labkit's agent used between the push and the last app Synced."""
     agent_rss_mb: float
     """Peak resident memory of labkit's agent during the run, in MB."""
+    apiserver_cpu_s: float
+    """CPU seconds kube-apiserver used meanwhile (NaN when the lab is not kwok)."""
     apiserver_rss_mb: float
     """Peak resident memory of kube-apiserver, in MB (NaN when the lab is not kwok)."""
     etcd_rss_mb: float
@@ -83,6 +86,7 @@ class ScaleRun:
             "p95_s": round(self.quantile(0.95), 1),
             "agent_cpu_s": round(self.agent_cpu_s, 1),
             "agent_rss_mb": round(self.agent_rss_mb),
+            "apiserver_cpu_s": round(self.apiserver_cpu_s, 1),
             "apiserver_rss_mb": round(self.apiserver_rss_mb),
             "etcd_rss_mb": round(self.etcd_rss_mb),
             "setup_s": round(self.setup_s, 1),
@@ -134,11 +138,13 @@ def run(lab: Lab, apps: int, *, prefix: str = "s", timeout_s: float | None = Non
             auto_sync=True,
             sync_options=("CreateNamespace=true",),
         )
-    _wait_synced(follow, names, first, timeout_s)
+    _wait_for(follow, names, first, timeout_s, _synced)
+    # Let the first sync's pods come up before measuring: the commit alone is measured.
+    _wait_for(follow, names, first, timeout_s, lambda e: e.kind == "healthy")
     setup_s = time.monotonic() - start
     with ProcessSampler(_pids(lab)) as sampler:
         sha = lab.repo.commit_and_push(f"scale: touch {apps} apps", _folders(names, "v2"))
-        done = _wait_synced(follow, names, sha, timeout_s)
+        done = _wait_for(follow, names, sha, timeout_s, _synced)
     pushed = next(e.ts_ns for e in follow.seen if e.kind == "pushed" and e.revision == sha)
     return ScaleRun(
         apps=apps,
@@ -147,6 +153,7 @@ def run(lab: Lab, apps: int, *, prefix: str = "s", timeout_s: float | None = Non
         synced_s=tuple(sorted((ts - pushed) / 1e9 for ts in done.values())),
         agent_cpu_s=sampler.cpu_s.get("agent", math.nan),
         agent_rss_mb=sampler.peak_mb.get("agent", math.nan),
+        apiserver_cpu_s=sampler.cpu_s.get("kube-apiserver", math.nan),
         apiserver_rss_mb=sampler.peak_mb.get("kube-apiserver", math.nan),
         etcd_rss_mb=sampler.peak_mb.get("etcd", math.nan),
         since_ns=pushed,
@@ -174,17 +181,25 @@ def _folders(names: Iterable[str], stamp: str) -> dict[str, str | None]:
     return {f"{FOLDER}/{name}/app.yaml": manifests(f"{stamp}-{name}") for name in names}
 
 
-def _wait_synced(follow: TimelineFollower, names: list[str], sha: str, timeout_s: float) -> dict[str, int]:
-    """App -> the timeline time of its successful automated sync of ``sha``, once every app has one."""
+def _wait_for(
+    follow: TimelineFollower, names: list[str], sha: str, timeout_s: float, what: Callable[[Event], bool]
+) -> dict[str, int]:
+    """App -> the time of its first event of ``sha`` that ``what`` accepts, once every app has one."""
     wanted, done = set(names), dict[str, int]()
+
+    def take(events: list[Event]) -> None:
+        for e in events:
+            if e.app in wanted and e.app not in done and e.revision == sha and what(e):
+                done[e.app] = e.ts_ns
+
+    take(follow.seen)  # events read while waiting for something else
     deadline = time.monotonic() + timeout_s
     while len(done) < len(wanted):
-        for e in follow.new():
-            if e.app in wanted and e.app not in done and e.revision == sha and _synced(e):
-                done[e.app] = e.ts_ns
+        take(follow.new())
         if time.monotonic() > deadline:
+            state = "Synced" if what is _synced else "Healthy"
             raise LabkitError(
-                f"{len(done)} of {len(wanted)} apps Synced at {sha[:7]} after {timeout_s:.0f} s",
+                f"{len(done)} of {len(wanted)} apps {state} at {sha[:7]} after {timeout_s:.0f} s",
                 hint="read the controller log (`labkit status` names it) and `labkit app list`",
             )
         time.sleep(0.5)
@@ -278,3 +293,37 @@ class ProcessSampler:
 def table(runs: Iterable[ScaleRun]) -> list[dict[str, Any]]:
     """The scale table: one row per run."""
     return [r.row() for r in runs]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A small run to fit the model from, its prediction of a larger run, and that run measured."""
+
+    calibration: ScaleRun
+    fit: PipelineFit
+    prediction: Prediction
+    measured: ScaleRun
+
+    def rows(self) -> list[dict[str, Any]]:
+        """p50 and p95 of commit -> Synced, predicted and measured (:func:`labkit.sim.validation_rows`)."""
+        from labkit.sim import validation_rows
+
+        return validation_rows(self.prediction, self.measured.synced_s)
+
+
+def validate(lab: Lab, apps: int, *, calibrate_apps: int = 50, seed: int = 0) -> Validation:
+    """Fit the model from a ``calibrate_apps`` run, predict an ``apps`` run, then measure it on the lab.
+
+    The calibration apps stay: they see the second run's commit too and compare
+    without syncing, which the prediction counts (``touched``).
+    """
+    from labkit.settings import ControllerSettings
+    from labkit.sim import fit_timeline, labkit_preset, predict_commit
+
+    since = time.time_ns()
+    calibration = run(lab, calibrate_apps, prefix="c")
+    time.sleep(5.0)  # the calibration apps' pods turn Ready: their health step is measured too
+    fit = fit_timeline(lab.timeline, since_ns=since, until_ns=time.time_ns())
+    config = labkit_preset(calibrate_apps + apps, ControllerSettings())
+    prediction = predict_commit(config, fit, touched=apps, seed=seed)
+    return Validation(calibration, fit, prediction, run(lab, apps, prefix="s"))

@@ -121,7 +121,11 @@ def labkit(apps: int, settings: ControllerSettings | None = None, **changes: Any
         poll_compares=False,  # Controller.process: a poll that finds no new commit returns
         webhook=True,  # the lab's post-receive hook signs and sends one per push
         workers=s.workers,  # ControllerSettings.workers: 4
-        cpu_slots=1,  # `labkit controller` is one Python process: its worker threads share one GIL
+        # `labkit controller` is one Python process whose workers share one GIL, but they spend
+        # most of a step waiting on the API server, and step times fitted from a run with busy
+        # workers already hold that sharing: a slot of 1 counted it twice (100 apps, measured
+        # p50 2.8 s; predicted 11.1 s with cpu_slots=1, 2.9 s with 0). Fit from a scale run.
+        cpu_slots=0,
         heal_base_s=s.self_heal_base_s,
         heal_factor=s.self_heal_factor,
         heal_cap_s=s.self_heal_cap_s,

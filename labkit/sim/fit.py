@@ -50,6 +50,17 @@ TimelineSource = Timeline | Path | str | Iterable[Event]
 
 MIN_SAMPLES = 10
 """Measurements a step needs before it is fitted (fewer make p95 a guess)."""
+MIN_SAMPLES_BY_STEP = {"webhook": 2}
+"""Exceptions to :data:`MIN_SAMPLES`. The webhook is measured once per push, not per app, and
+every app of that push shares the one delay (tens of ms, next to seconds of queue): two
+pushes (a scale run's setup and its commit) are enough to fit it from a scale run."""
+
+
+def min_samples(step: str) -> int:
+    """Measurements ``step`` needs before it is fitted."""
+    return MIN_SAMPLES_BY_STEP.get(step, MIN_SAMPLES)
+
+
 _FLOOR_S = 0.001  # two events in the same millisecond still took some time: logs need > 0
 
 STEPS: dict[str, tuple[str, str]] = {
@@ -157,7 +168,7 @@ class PipelineFit:
         """The fit of step ``name``, or :class:`NotEnoughEvents` saying how to measure it."""
         fit = getattr(self, name)
         if fit is None:
-            more = max(MIN_SAMPLES - self.found.get(name, 0), 1)
+            more = max(min_samples(name) - self.found.get(name, 0), 1)
             raise NotEnoughEvents({name: more}, f"the timeline was too small to fit {needed_for}")
         return fit
 
@@ -203,11 +214,12 @@ def fit_timeline(
         until_ns if until_ns is not None else math.inf,
     )
     measured = step_durations(sorted((e for e in timeline if start <= e.ts_ns < end), key=lambda e: e.ts_ns))
-    missing = {s: MIN_SAMPLES - len(measured[s]) for s in COMMIT_STEPS if len(measured[s]) < MIN_SAMPLES}
+    short = {s: min_samples(s) - len(measured[s]) for s in COMMIT_STEPS}
+    missing = {s: more for s, more in short.items() if more > 0}
     if missing:
         raise NotEnoughEvents(missing, f"the timeline {source} is too small to fit the model")
     fits = {
-        step: StepFit.from_samples(step, values, family) if len(values) >= MIN_SAMPLES else None
+        step: StepFit.from_samples(step, values, family) if len(values) >= min_samples(step) else None
         for step, values in measured.items()
     }
     return PipelineFit(**fits, found={step: len(v) for step, v in measured.items()})  # type: ignore[arg-type]

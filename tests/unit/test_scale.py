@@ -63,7 +63,7 @@ def test_the_sampler_keeps_peak_rss_and_cpu_seconds_between_enter_and_exit() -> 
 
 
 def test_a_scale_run_row_names_its_costs() -> None:
-    run = scale.ScaleRun(100, "abc", 9.0, (1.0, 2.0, 3.0), 4.0, 70.0, 350.0, 60.0, 0, 1)
+    run = scale.ScaleRun(100, "abc", 9.0, (1.0, 2.0, 3.0), 4.0, 70.0, 20.0, 350.0, 60.0, 0, 1)
     row = run.row()
     assert (row["apps"], row["resources"], row["all_synced_s"], row["p50_s"]) == (100, 500, 3.0, 2.0)
     assert scale.table([run]) == [row]

@@ -265,12 +265,12 @@ def test_one_cpu_slot_makes_many_workers_work_like_one(fit: PipelineFit) -> None
     def p95(config: SimConfig) -> float:
         return predict_commit(config, fit, runs=2, seed=8).quantile("synced_s", 0.95)
 
-    gil = p95(labkit_preset(200, workers=8))
-    assert labkit_preset(10).cpu_slots == 1 and argocd(10).cpu_slots == 0
+    gil = p95(labkit_preset(200, workers=8, cpu_slots=1))
+    assert labkit_preset(10).cpu_slots == 0 and argocd(10).cpu_slots == 0
     assert gil > 3 * p95(labkit_preset(200, workers=8, cpu_slots=0))
     assert gil == pytest.approx(p95(labkit_preset(200, workers=1)), rel=0.15)
     one = predict_commit(labkit_preset(200, workers=1), fit, runs=1)
-    assert predict_commit(labkit_preset(200, workers=8), fit, runs=1).poll_load == one.poll_load
+    assert predict_commit(labkit_preset(200, workers=8, cpu_slots=1), fit, runs=1).poll_load == one.poll_load
     assert one.poll_load == pytest.approx(200 / 32.5 * fit.refresh.mean_s)
 
 
