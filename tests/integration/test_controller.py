@@ -61,7 +61,16 @@ def test_kubectl_get_applications_shows_sync_and_health_columns(lab: Any, gitapp
     gitapp.create(auto_sync=True)
     gitapp.wait(sync="Synced", timeout_s=30)
     out = subprocess.run(
-        ["kubectl", "--kubeconfig", str(lab.kubeconfig), "get", "applications", "-n", "labkit", gitapp.name],
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(lab.kubeconfig),
+            "get",
+            "applications.labkit.dev",
+            "-n",
+            "labkit",
+            gitapp.name,
+        ],
         capture_output=True,
         text=True,
         check=True,
