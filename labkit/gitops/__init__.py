@@ -7,6 +7,6 @@ small shared words), ``application`` (the spec), ``annotations`` (Argo CD's
 ``autosync``, ``selfheal``, ``status``, ``render`` (with ``helm``). Put to work
 against the cluster through ``labkit.kube`` and ``labkit.git``: ``source``,
 ``livecache``, ``refresh``, ``comparer``, ``sync``, ``operations``, the
-``controller`` and ``heartbeat`` (its Lease, and who reads it). Nothing is imported eagerly here, so ``import labkit.gitops``
-stays cheap.
+``controller`` and ``heartbeat`` (its Lease, and who reads it). Nothing is
+imported eagerly here, so ``import labkit.gitops`` stays cheap.
 """
