@@ -6,7 +6,8 @@
 path at the refreshed revision (``labkit.gitops.source``), makes sure every
 kind involved is watched (``labkit.gitops.livecache``), and hands both sides
 to the pure ``labkit.gitops.compare.compare`` with a server-side dry run as
-predictor. It also names objects the app declares that another app's
+predictor (``labkit.gitops.dryrun``: a repeated dry run is answered from memory while
+neither side changed). It also names objects the app declares that another app's
 tracking id claims (Argo CD's ``SharedResourceWarning``). It reads the
 record and changes nothing but the watch cache.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from labkit.errors import LabkitError
 from labkit.gitops.application import AppSpec
 from labkit.gitops.compare import Comparison, ResourceState, compare, lagging, rejudge, resource_version
+from labkit.gitops.dryrun import DryRuns
 from labkit.gitops.livecache import LiveCache
 from labkit.gitops.record import AppRecord, one_line
 from labkit.gitops.source import Desired, SourceCache
@@ -50,6 +52,7 @@ class Comparer:
         self.kube = kube
         self.source = source
         self.live = live
+        self.dry_runs = DryRuns(kube, live)
 
     def compare(self, spec: AppSpec, record: AppRecord) -> CompareResult:
         """The app at ``record.revision``, judged."""
@@ -64,7 +67,7 @@ class Comparer:
         predicted: dict[ResourceKey, Manifest] = {}
 
         def predict(obj: Manifest) -> tuple[Manifest | None, str]:
-            result = self.kube.apply(obj, dry_run=True)
+            result = self.dry_runs.apply(obj)
             if not result.ok or result.obj is None:
                 return None, result.message
             predicted[ResourceKey.from_manifest(obj)] = result.obj

@@ -89,7 +89,14 @@ class Controller:
         self.comparer = Comparer(kube, self.source, self.live)
         self.apps: dict[str, AppRecord] = {}
         self.ops = Operations(
-            kube, self.source, self.live, timeline, self.settings, self.queue.later, namespace=namespace
+            kube,
+            self.source,
+            self.live,
+            timeline,
+            self.settings,
+            self.queue.later,
+            namespace=namespace,
+            dry_runs=self.comparer.dry_runs,
         )
         self.webhook = WebhookServer(webhook_secret, self._on_push) if webhook_secret else None
         self._stop = threading.Event()

@@ -97,18 +97,18 @@ class LiveCache:
         None when the object is not cached: absent, untracked, of a kind not
         watched, or carrying a tracking id copied from another object.
         """
+        obj = self.find(key)
+        tracking = _tracking(obj) if obj is not None else None
+        return tracking[0] if tracking is not None and tracking[1] == key else None
+
+    def find(self, key: ResourceKey) -> Manifest | None:
+        """The cached object ``key`` (tracked by any app), or None."""
         with self._lock:
-            found = [
-                obj
-                for (api_version, kind), group in self._objects.items()
-                if kind == key.kind
-                and api_version.rpartition("/")[0] == key.group
-                and (obj := group.get((key.namespace, key.name))) is not None
-            ]
-        for obj in found:
-            tracking = _tracking(obj)
-            if tracking is not None and tracking[1] == key:
-                return tracking[0]
+            for (api_version, kind), group in self._objects.items():
+                if kind == key.kind and api_version.rpartition("/")[0] == key.group:
+                    obj = group.get((key.namespace, key.name))
+                    if obj is not None:
+                        return obj
         return None
 
     def stop(self) -> None:

@@ -28,6 +28,7 @@ from labkit.gitops import status as st
 from labkit.gitops.application import AppSpec, SyncOperation, operation_manifest
 from labkit.gitops.autosync import Act, Decision, decide
 from labkit.gitops.compare import Comparison
+from labkit.gitops.dryrun import DryRuns
 from labkit.gitops.ignore import RESPECT_IGNORE_DIFFERENCES, respect_pairs
 from labkit.gitops.livecache import LiveCache
 from labkit.gitops.plan import plan_sync
@@ -58,9 +59,11 @@ class Operations:
         schedule: Schedule,
         namespace: str = APP_NAMESPACE,
         clock: Callable[[], float] = time.time,
+        dry_runs: DryRuns | None = None,  # None: every dry run asks the API server
     ) -> None:
         self.kube, self.source, self.live, self.timeline = kube, source, live, timeline
         self.settings, self.schedule, self.namespace, self.clock = settings, schedule, namespace, clock
+        self.dry_runs = dry_runs
 
     def act(
         self, obj: Manifest, spec: AppSpec, record: AppRecord, comparison: Comparison | None
@@ -183,6 +186,7 @@ class Operations:
             wave_pause_s=self.settings.wave_pause_s,
             on_result=lambda r: self._on_result(spec.name, revision, r),
             clock=self.clock,
+            dry_run_apply=self.dry_runs.apply if self.dry_runs else None,
         )
         if now.resumed_started_at is not None:
             run.started_at, run.resumed = now.resumed_started_at, True

@@ -29,6 +29,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from labkit.gitops import hooks, waves
@@ -92,6 +93,9 @@ class SyncRun:
     wave_pause_s: float = 0.0
     on_result: Callable[[ResourceResult], None] | None = None
     clock: Callable[[], float] = time.time
+    dry_run_apply: Callable[[Manifest], ApplyResult] | None = None
+    """The dry run of step 1; None: ``kube.apply(obj, dry_run=True)`` (the controller passes
+    ``labkit.gitops.dryrun.DryRuns.apply``, which remembers the comparison's identical ones)."""
     phase: OperationPhase = OperationPhase.Running
     message: str = "starting"
     results: list[ResourceResult] = field(default_factory=list)
@@ -150,7 +154,8 @@ class SyncRun:
             for task in tasks:
                 if not task.applies or task.desired is None or self._recreated_hook(task):
                     continue
-                result = self.kube.apply(task.desired, dry_run=True)
+                dry_run = self.dry_run_apply or partial(self.kube.apply, dry_run=True)
+                result = dry_run(task.desired)
                 if result.ok or (SKIP_DRY_RUN_ON_MISSING in task.sync_options and _no_such_kind(result)):
                     continue
                 failed += 1
