@@ -75,6 +75,12 @@ def _soak(tmp: Path, repeat: int, minutes: float = 30.0) -> list[Row]:
     return bench_soak.run(tmp, minutes)
 
 
+def _scale_model(tmp: Path, repeat: int, apps: tuple[int, ...] = ()) -> list[Row]:
+    from benchmarks import bench_scale
+
+    return bench_scale.model(tmp, apps or bench_scale.MODEL_APPS)
+
+
 def _sim(tmp: Path, repeat: int, timeline: Path | None = None) -> list[Row]:
     from benchmarks import bench_sim
 
@@ -88,6 +94,7 @@ BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {
     "engines": _engines,
     "sim": _sim,
     "scale": _scale,
+    "scale-model": _scale_model,
     "soak": _soak,
 }
 
@@ -115,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("name", choices=[*BENCHMARKS, "all"])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement where it applies")
     parser.add_argument("--timeline", type=Path, help="sim: fit from this timeline.jsonl, not the lab's")
-    parser.add_argument("--apps", type=_counts, default=(), help="scale: app counts, e.g. 100,500,1000")
+    parser.add_argument("--apps", type=_counts, default=(), help="scale, scale-model: app counts: 100,500")
     parser.add_argument("--minutes", type=float, default=30.0, help="soak: how long to run, in minutes")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
@@ -124,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench = {
                 "sim": partial(_sim, timeline=args.timeline),
                 "scale": partial(_scale, apps=args.apps),
+                "scale-model": partial(_scale_model, apps=args.apps),
                 "soak": partial(_soak, minutes=args.minutes),
             }.get(name, BENCHMARKS[name])
             rows = bench(Path(tmp), args.repeat)
