@@ -13,9 +13,9 @@ Three steps:
 3. :mod:`labkit.sim.validate` — :func:`validate` sets predicted p50/p95
    against a run measured on the lab.
 
-``benchmarks/bench_sim.py`` and :mod:`labkit.ui.simplots` call these, and
-the scale experiment and notebook of issue 13 are meant to. ``import
-labkit`` does not import this package (it needs SimPy).
+``benchmarks/bench_sim.py``, :mod:`labkit.ui.simplots` and the scale
+experiment's :func:`labkit.scale.validate` call these. ``import labkit`` does
+not import this package (it needs SimPy).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Predicted against measured: is the model good enough to believe at scales the laptop cannot run?
 
-The scale experiment of issue 13 takes a run measured on the lab (its
-latencies from the timeline, :func:`measured_latencies`), predict the same
-run with :func:`labkit.sim.model.predict_commit`, and call :func:`validate`,
-which puts p50 and p95 side by side and says whether each lies within the
-tolerance (20 % by default, issue 13). :func:`validation_rows` is the same
-table as plain rows; pandas is imported inside :func:`validate` and
+The scale experiment (:func:`labkit.scale.validate`) measures a run on the
+lab, predicts the same run with :func:`labkit.sim.model.predict_commit`
+(fitted from a smaller run), and calls :func:`validation_rows`, which puts
+p50 and p95 side by side and says whether each lies within the tolerance
+(20 % by default, issue 13); the latencies may also come from the timeline
+(:func:`measured_latencies`). :func:`validate` is the same table as a
+DataFrame; pandas is imported inside :func:`validate` and
 :func:`measured_latencies` only, so ``import labkit`` stays light.
 """
 
