@@ -2,18 +2,20 @@
 
 :func:`run` writes N app folders (``scale/<app>/app.yaml``: a Deployment and
 four ConfigMaps) to the lab's repository in one commit, creates one
-auto-synced Application per folder and waits until all are Synced; then it
-pushes one commit that changes every folder and measures, from the
-timeline, how long each app took from the push to its ``sync_finished``.
-Meanwhile it samples ``/proc`` of labkit's agent (RSS, CPU) and, on a kwok
-lab, of the API server and etcd (RSS). The result, a :class:`ScaleRun`, is
-data: its :meth:`ScaleRun.row` is one line of the scale table, its
-``synced_s`` the latencies that :mod:`labkit.sim.validate` sets against the
-model, and ``since_ns``/``until_ns`` the stretch of the timeline it covers.
+auto-synced Application per folder and waits until all are Synced and
+Healthy; then it pushes one commit that changes every folder and measures,
+from the timeline, how long each app took from the push to its
+``sync_finished``. Meanwhile it samples ``/proc`` of labkit's agent (CPU,
+RSS) and, on a kwok lab, of the API server (CPU, RSS) and etcd (RSS). The
+result, a :class:`ScaleRun`, is data: :meth:`ScaleRun.row` is one line of
+the scale table, ``synced_s`` the latencies, ``since_ns``/``until_ns`` the
+stretch of the timeline it covers.
 
-Called by ``benchmarks/bench_scale.py`` (``python -m benchmarks.run scale``),
-``tests/integration/test_scale.py`` and notebooks. :func:`remove` deletes the
-apps, their objects and their folders again.
+:func:`validate` checks the what-if model (:mod:`labkit.sim`) against the
+lab: it fits the model from a small run, predicts a larger one, and measures
+it. Called by ``benchmarks/bench_scale.py`` (``python -m benchmarks.run
+scale`` and ``scale-model``), ``tests/integration/test_scale.py`` and
+notebooks; ``Lab.reset`` removes the apps again.
 """
 
 from __future__ import annotations
@@ -159,22 +161,6 @@ def run(lab: Lab, apps: int, *, prefix: str = "s", timeout_s: float | None = Non
         since_ns=pushed,
         until_ns=max(done.values()) + 1,
     )
-
-
-def remove(lab: Lab, apps: int, *, prefix: str = "s", timeout_s: float = 600.0) -> None:
-    """Delete a run's Applications with their objects, then its folders from the repository."""
-    names = app_names(apps, prefix)
-    for name in names:
-        try:
-            lab.apps.delete(name, cascade=True)
-        except LabkitError:
-            continue  # already gone
-    deadline = time.monotonic() + timeout_s
-    left = set(names)
-    while left and time.monotonic() < deadline:
-        left = {a.name for a in lab.apps.list()} & left
-        time.sleep(1.0)
-    lab.repo.commit_and_push(f"scale: remove {apps} apps", {f"{FOLDER}/{n}/app.yaml": None for n in names})
 
 
 def _folders(names: Iterable[str], stamp: str) -> dict[str, str | None]:
