@@ -197,11 +197,22 @@ def commit_to_synced(bench: Bench, commits: int) -> dict[str, list[float]]:
 
 
 def drift_to_healed(bench: Bench, rounds: int) -> dict[str, list[float]]:
-    names = {e: [f"bench-{e}-one"] for e in ENGINES}
+    """One ``kubectl scale`` per app, on ``rounds`` fresh apps per engine: every heal is a first attempt.
+
+    Drifting one app again and again would measure the self-heal backoff instead
+    (labkit's agent and Argo CD wait 0, 2, 6, 18 … s between attempts on one app).
+    """
+    names = {
+        e: [f"bench-{e}-d{i}" for i in range(rounds if e != "flux" else max(2, rounds // 2))] for e in ENGINES
+    }
+
+    def synced(sha: str) -> dict[str, Callable[[], bool]]:
+        return {e: (lambda e=e: _all_synced(bench.kube, e, set(names[e]), sha)) for e in ENGINES}
+
+    _wait_each(synced(bench.create(names)), 300)
     result: dict[str, list[float]] = {e: [] for e in ENGINES}
     for engine in ENGINES:
-        namespace = names[engine][0]
-        for _ in range(rounds if engine != "flux" else max(2, rounds // 2)):  # Flux: 30 s each
+        for namespace in names[engine]:  # Flux: up to its 30 s interval each
             want = int((bench.kube.get("apps/v1", "Deployment", "web", namespace) or {})["spec"]["replicas"])
             start = time.monotonic()
             bench.lab.kubectl(
@@ -213,7 +224,6 @@ def drift_to_healed(bench: Bench, rounds: int) -> dict[str, list[float]]:
                 return int((live.get("spec") or {}).get("replicas", -1)) == want
 
             result[engine].append(_wait(healed, 120, f"{engine} heal") - start)
-            time.sleep(1.0)
     bench.delete(names)
     return result
 
