@@ -5,7 +5,7 @@ Argo CD's repo-server, in process. ``labkit.gitops.refresh`` calls
 ``labkit.gitops.operations`` (when a sync starts) and ``labkit.apps``
 (``labkit app diff``) call :meth:`SourceCache.desired` whenever they need the
 state Git declares. Rendering is cached by (commit sha, path, Helm
-parameters): a commit never
+parameters), the newest :data:`RENDERS_KEPT` commits per app: a commit never
 changes, so the same revision is rendered once however often the app is
 compared (Argo CD's repo-server keeps the same kind of cache). A hard refresh
 (``labkit.dev/refresh: hard``) clears it. The commit itself is exported once
@@ -39,6 +39,10 @@ from labkit.errors import GitError
 from labkit.gitops.render import RenderError, render
 
 Manifest = dict[str, Any]
+
+
+RENDERS_KEPT = 3
+"""Rendered commits kept per app (1,000 apps x every commit would grow without end)."""
 
 
 class SourceError(GitError):
@@ -130,7 +134,9 @@ class SourceCache:
         mirrors: Path | None = None,
     ) -> None:
         self.is_namespaced = is_namespaced
-        self._rendered: dict[tuple[str, str, str, str, str], tuple[Manifest, ...]] = {}
+        # (app, path, namespace, helm) -> sha -> objects, the newest RENDERS_KEPT commits per app:
+        # the one deployed and the one a refresh found are what the controller asks for.
+        self._rendered: dict[tuple[str, str, str, str], dict[str, tuple[Manifest, ...]]] = {}
         self._lock = threading.Lock()
         # Local clones of http(s) repositories; a private temporary folder when none is given.
         if mirrors is None:
@@ -188,9 +194,9 @@ class SourceCache:
         helm: Manifest | None = None,
     ) -> Desired:
         """Render ``path`` at ``revision_sha`` for ``app`` (cached per commit and ``spec.source.helm``)."""
-        key = (app, revision_sha, path, dest_namespace, json.dumps(helm, sort_keys=True))
+        key = (app, path, dest_namespace, json.dumps(helm, sort_keys=True))
         with self._lock:
-            cached = self._rendered.get(key)
+            cached = self._rendered.get(key, {}).get(revision_sha)
         if cached is not None:
             return Desired(revision_sha, cached)
         bare = self._bare(repo_url, revision_sha)
@@ -217,7 +223,10 @@ class SourceCache:
                 )
             )
         with self._lock:
-            self._rendered[key] = objects
+            kept = self._rendered.setdefault(key, {})
+            kept[revision_sha] = objects
+            for old in list(kept)[:-RENDERS_KEPT]:  # dicts keep insertion order: oldest first
+                del kept[old]
         return Desired(sha, objects)
 
     def clear(self) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from labkit import git
 from labkit.git import LabRepo
+from labkit.gitops import source as source_module
 from labkit.gitops.source import Checkouts, SourceCache
 from labkit.settings import PROJECT_ROOT
 
@@ -75,3 +77,24 @@ def test_a_checkout_in_use_is_not_deleted(repo: LabRepo, tmp_path: Path) -> None
 
 def _configmap(name: str) -> str:
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: b\n"
+
+
+def test_each_app_keeps_the_renders_of_its_newest_commits_only(
+    repo: LabRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered: list[str] = []
+    real = source_module.render
+
+    def counting(source_dir: Path, **kw: Any) -> Any:
+        rendered.append(kw["revision"])
+        return real(source_dir, **kw)
+
+    monkeypatch.setattr(source_module, "render", counting)
+    source = SourceCache(mirrors=tmp_path / "mirrors")
+    shas = [repo.commit_and_push(f"c{i}", {"fleet/a/cm.yaml": _configmap(f"cm{i}")}) for i in range(4)]
+    for sha in shas:
+        source.desired("a", repo.url, "fleet/a", sha, "ns")
+    source.desired("a", repo.url, "fleet/a", shas[1], "ns")  # kept
+    assert rendered == shas
+    source.desired("a", repo.url, "fleet/a", shas[0], "ns")  # dropped (RENDERS_KEPT = 3): rendered again
+    assert rendered == [*shas, shas[0]]
