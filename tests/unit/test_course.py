@@ -39,7 +39,7 @@ ALL_CHECKS = [c for checks in course.CHECKPOINTS.values() for c in checks] + lis
 
 
 def test_every_notebook_but_the_interview_prep_has_a_checkpoint_of_at_least_two_questions() -> None:
-    assert sorted(course.CHECKPOINTS) == [f"{i:02d}" for i in (*range(1, 10), 11)]
+    assert sorted(course.CHECKPOINTS) == [f"{i:02d}" for i in (*range(1, 10), 11, 12)]
     assert all(len(checks) >= 2 for checks in course.CHECKPOINTS.values())
 
 
@@ -435,8 +435,8 @@ def test_drift_tour_reports_what_the_agent_noticed_and_syncs_back_only_those(tmp
 # -- the notebooks themselves ------------------------------------------------------------------
 
 
-def test_there_are_eleven_numbered_notebooks() -> None:
-    assert [p.name[:3] for p in NOTEBOOKS] == [f"{i:02d}-" for i in range(1, 12)]
+def test_there_are_twelve_numbered_notebooks() -> None:
+    assert [p.name[:3] for p in NOTEBOOKS] == [f"{i:02d}-" for i in range(1, 13)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
