@@ -87,10 +87,15 @@ class Timeline:
         if not self.path.exists():
             return
         with self.path.open() as f:
-            for line in f:
-                line = line.strip()
+            for raw in f:
+                if not raw.endswith("\n"):
+                    return  # a line still being written by another process: it is not an event yet
+                line = raw.strip()
                 if line:
-                    yield Event.from_json(line)
+                    try:
+                        yield Event.from_json(line)
+                    except ValueError:
+                        continue  # a torn line (a writer died mid-write) holds no event to read
 
     def read(
         self,
