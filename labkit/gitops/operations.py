@@ -222,6 +222,11 @@ class Operations:
             now = replace(
                 now, history=st.add_history(now.history, spec, run, op), deployed_revision=run.revision
             )
+        # Persist the result first, as Argo CD does when a sync ends
+        # (persistRevisionHistory, then setOperationState): killed a moment
+        # later, the controller must not lose the history entry of a sync it
+        # logged as finished. Then the timeline, then the operation goes.
+        self._record_result(spec, now)
         self.timeline.append(
             "controller",
             "sync_finished",
@@ -232,6 +237,10 @@ class Operations:
             automated=op.automated,
             dry_run=op.dry_run,
             duration_s=round((run.finished_at or run.started_at) - run.started_at, 3),
+            # One operation is one (revision, started_at): a sync resumed by a
+            # restarted controller finishes again under the same start time.
+            started_at=st.iso(run.started_at),
+            resumed=run.resumed,
         )
         self._clear_operation(spec)
         self.schedule(0.0, spec.name, "synced")  # compare again right away
@@ -270,6 +279,15 @@ class Operations:
                 return False
             raise
         return True
+
+    def _record_result(self, spec: AppSpec, now: OperationResult) -> None:
+        """Write the finished ``operationState`` and the ``history`` to the Application's status now.
+
+        Fails (API server down) before anything is logged or cleared: the
+        operation stays requested and is synced again on the next reconcile.
+        """
+        status = {"history": now.history, "operationState": now.op_state}
+        self.kube.patch_status(API_VERSION, KIND, spec.name, self.namespace, status)
 
     def _clear_operation(self, spec: AppSpec) -> None:
         self.kube.patch(API_VERSION, KIND, spec.name, self.namespace, {"operation": None})

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from labkit.events import Timeline
 from labkit.gitops.application import AppSpec, application_manifest
@@ -14,6 +17,7 @@ from labkit.gitops.livecache import LiveCache
 from labkit.gitops.operations import Operations
 from labkit.gitops.record import AppRecord
 from labkit.gitops.types import OperationPhase
+from labkit.kube import KubeApiError
 from labkit.settings import ControllerSettings
 from tests.conftest import FakeKube, FakeSource
 
@@ -54,6 +58,52 @@ def test_a_requested_sync_returns_its_result_and_leaves_the_record_alone(tmp_pat
         "the record is untouched"
     )
     assert scheduled == [(0.0, "demo", "synced")]
+
+
+def test_a_finished_sync_writes_its_history_to_the_status_before_it_logs_or_clears_the_operation(
+    tmp_path: Path,
+) -> None:
+    """Killed right after ``sync_finished`` was logged, the controller must not lose the entry."""
+    kube, scheduled = FakeKube(), []
+    obj = app()
+    obj["operation"] = {"sync": {"prune": False}, "initiatedBy": {"username": "learner"}}
+    kube.apply(obj)
+    ops = operations(kube, tmp_path, scheduled)
+    logged_with: list[Any] = []
+    append = ops.timeline.append
+
+    def spy(actor: str, kind: str, **data: Any) -> Any:
+        if kind == "sync_finished":
+            logged_with.append(copy.deepcopy(kube.find("Application", "demo")))
+        return append(actor, kind, **data)
+
+    ops.timeline.append = spy  # type: ignore[method-assign]
+    ops.act(obj, AppSpec.from_manifest(obj), AppRecord("demo", revision=REV), None)
+    [seen] = logged_with
+    assert [h["revision"] for h in seen["status"]["history"]] == [REV]
+    assert seen["status"]["operationState"]["phase"] == "Succeeded"
+    assert seen.get("operation"), "the operation is cleared only after the result is persisted"
+    assert kube.find("Application", "demo").get("operation") is None  # type: ignore[union-attr]
+    [finished] = Timeline(tmp_path / "timeline.jsonl").read(kind="sync_finished")
+    assert finished.data["started_at"] == "1970-01-01T00:16:40Z" and finished.data["resumed"] is False
+
+
+def test_a_result_that_cannot_be_persisted_is_neither_logged_nor_cleared(tmp_path: Path) -> None:
+    kube, scheduled = FakeKube(), []
+    obj = app()
+    obj["operation"] = {"sync": {"prune": False}, "initiatedBy": {"username": "learner"}}
+    kube.apply(obj)
+
+    def api_down(*args: Any) -> Any:
+        raise KubeApiError("the API server is restarting", code=503)
+
+    kube.patch_status = api_down  # type: ignore[method-assign]
+    with pytest.raises(KubeApiError):
+        operations(kube, tmp_path, scheduled).act(
+            obj, AppSpec.from_manifest(obj), AppRecord("demo", revision=REV), None
+        )
+    assert Timeline(tmp_path / "timeline.jsonl").read(kind="sync_finished") == []
+    assert kube.find("Application", "demo")["operation"], "still requested: the next reconcile syncs again"  # type: ignore[index]
 
 
 def test_a_self_heal_in_backoff_schedules_the_next_look_instead_of_syncing(tmp_path: Path) -> None:
