@@ -43,7 +43,8 @@ FLUX_INTERVAL = "30s"
 POLL_S = 0.05
 
 
-def _pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank); ``inf`` entries count, as "not yet"."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
@@ -78,12 +79,20 @@ def _manifests(app: str, replicas: int, tag: str) -> str:
     return yaml.safe_dump_all(objs, sort_keys=False)
 
 
-def _application(engine: str, name: str, path: str, lab: Lab) -> dict[str, Any]:
+def application(
+    engine: str, name: str, path: str, lab: Lab, flux_interval: str = FLUX_INTERVAL
+) -> dict[str, Any]:
+    """The object that makes ``path`` of the lab's repository an app of ``engine``, deployed to ``name``.
+
+    An auto-synced Application (labkit's agent, Argo CD) or a Kustomization of
+    GitRepository ``bench`` on ``flux_interval`` (Flux). Also used by
+    ``bench_engine_scale``.
+    """
     api, namespace = API[engine]
     meta = {"name": name, "namespace": namespace}
     if engine == "flux":
         spec = {
-            "interval": FLUX_INTERVAL,
+            "interval": flux_interval,
             "path": f"./{path}",
             "prune": True,
             "targetNamespace": name,
@@ -106,7 +115,8 @@ def _application(engine: str, name: str, path: str, lab: Lab) -> dict[str, Any]:
     }
 
 
-def _git_repository(lab: Lab) -> dict[str, Any]:
+def git_repository(lab: Lab) -> dict[str, Any]:
+    """Flux's GitRepository ``bench``: the lab's repository over HTTP (the post-receive hook pokes it)."""
     return {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
@@ -115,7 +125,8 @@ def _git_repository(lab: Lab) -> dict[str, Any]:
     }
 
 
-def _synced(engine: str, obj: dict[str, Any], sha: str) -> bool:
+def is_synced(engine: str, obj: dict[str, Any], sha: str) -> bool:
+    """Has this Application (Synced at ``sha``) or Kustomization (Ready, applied ``sha``) caught up?"""
     status = obj.get("status") or {}
     if engine == "flux":
         ready = any(
@@ -129,7 +140,9 @@ def _synced(engine: str, obj: dict[str, Any], sha: str) -> bool:
 def _all_synced(kube: Kube, engine: str, names: set[str], sha: str) -> bool:
     """One list call per engine: are all ``names`` synced at ``sha``?"""
     api, namespace = API[engine]
-    done = {o["metadata"]["name"] for o in kube.list(api, KIND[engine], namespace) if _synced(engine, o, sha)}
+    done = {
+        o["metadata"]["name"] for o in kube.list(api, KIND[engine], namespace) if is_synced(engine, o, sha)
+    }
     return names <= done
 
 
@@ -140,7 +153,7 @@ def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> float:
 
 def _wait_each(checks: dict[str, Callable[[], bool]], timeout_s: float) -> dict[str, float]:
     """Poll every check in the same loop (no engine waits for the other); when each first held."""
-    deadline, seen = time.monotonic() + timeout_s, {}
+    deadline, seen = time.monotonic() + timeout_s, dict[str, float]()
     while len(seen) < len(checks):
         for key, check in checks.items():
             if key not in seen and check():
@@ -156,7 +169,7 @@ class Bench:
 
     def __init__(self, lab: Lab, kube: Kube) -> None:
         self.lab, self.kube = lab, kube
-        kube.apply(_git_repository(lab), field_manager="bench")
+        kube.apply(git_repository(lab), field_manager="bench")
 
     def create(self, names: dict[str, list[str]], replicas: int = 1, tag: str = "v0") -> str:
         files = {f"bench/{n}/app.yaml": _manifests(n, replicas, tag) for ns in names.values() for n in ns}
@@ -165,7 +178,7 @@ class Bench:
             for name in apps:
                 if engine == "flux":  # a Kustomization does not create its target namespace
                     self.kube.ensure_namespace(name)
-                self.kube.apply(_application(engine, name, f"bench/{name}", self.lab), field_manager="bench")
+                self.kube.apply(application(engine, name, f"bench/{name}", self.lab), field_manager="bench")
         return sha
 
     def commit_all(self, names: dict[str, list[str]], replicas: int, tag: str) -> tuple[str, float]:
@@ -239,7 +252,7 @@ def many_apps(bench: Bench, n: int) -> tuple[dict[str, list[str]], dict[str, flo
     return names, {e: t - pushed for e, t in _wait_each(all_synced(sha), 900).items()}
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime in clock ticks (USER_HZ=100)
@@ -259,10 +272,10 @@ def idle_cost(lab: Lab, seconds: float = 30.0) -> dict[str, tuple[float, float]]
         "argocd": [programs[n]["pid"] for n in ARGOCD_PROCESSES],
         "flux": [programs[n]["pid"] for n in FLUX_PROCESSES],
     }
-    before = {e: sum(_cpu_seconds(p) for p in ps) for e, ps in pids.items()}
+    before = {e: sum(cpu_seconds(p) for p in ps) for e, ps in pids.items()}
     time.sleep(seconds)
     return {
-        e: (100 * (sum(_cpu_seconds(p) for p in ps) - before[e]) / seconds, sum(_rss_mb(p) for p in ps))
+        e: (100 * (sum(cpu_seconds(p) for p in ps) - before[e]) / seconds, sum(_rss_mb(p) for p in ps))
         for e, ps in pids.items()
     }
 
@@ -290,10 +303,10 @@ def run(lab: Lab, commits: int = 20, drifts: int = 10, apps: int = 50) -> list[R
         for q in (0.5, 0.95):
 
             def fmt(e: str, v: dict[str, list[float]] = values, q: float = q) -> str:
-                return f"{_pct(v[e], q):.2f} s"
+                return f"{pct(v[e], q):.2f} s"
 
             def ratio(e: str, v: dict[str, list[float]] = values, q: float = q) -> float:
-                return _pct(v[e], q) / _pct(v["labkit"], q)
+                return pct(v[e], q) / pct(v["labkit"], q)
 
             triple(f"{what} p{int(q * 100)}", fmt, ratio, f"n={n} (Flux drift n={len(healed['flux'])})")
     triple(
