@@ -10,12 +10,15 @@ and etcd's peak RSS.
 ``python -m benchmarks.run scale-model --apps 50,100,500`` checks the what-if
 model instead (:func:`labkit.scale.validate` on a fresh lab per size): fitted
 from a 50-app run, its p50/p95 against the measured run, and the predicted and
-measured ECDFs saved to ``test-output/scale-model-<N>.png``.
+measured ECDFs saved to ``test-output/scale-model-<N>.png``, the lab's timeline
+beside them (``scale-model-<N>.jsonl``: ``sim.fit_timeline`` and
+``metrics.commit_latencies`` read it after the lab is gone).
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -90,13 +93,21 @@ def run(tmp: Path, apps: tuple[int, ...] = APPS) -> list[Row]:
     return out
 
 
+def _validate_keeping_timeline(lab: Lab, apps: int) -> scale.Validation:
+    try:
+        return scale.validate(lab, apps)
+    finally:
+        OUTPUT.mkdir(exist_ok=True)
+        shutil.copyfile(lab.timeline.path, OUTPUT / f"scale-model-{apps}.jsonl")
+
+
 def model(tmp: Path, apps: tuple[int, ...] = MODEL_APPS) -> list[Row]:
     """The model fitted from a 50-app run against runs of ``apps`` apps (plots in test-output/)."""
     from labkit.ui.simplots import predicted_vs_measured
 
     out: list[Row] = []
     for n in apps:
-        found = measure(tmp, n, scale.validate)
+        found = measure(tmp, n, _validate_keeping_timeline)
         fig = predicted_vs_measured(found.prediction, found.measured.synced_s)
         OUTPUT.mkdir(exist_ok=True)
         fig.savefig(OUTPUT / f"scale-model-{n}.png", dpi=100)

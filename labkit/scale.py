@@ -310,6 +310,7 @@ def validate(lab: Lab, apps: int, *, calibrate_apps: int = 50, seed: int = 0) ->
     calibration = run(lab, calibrate_apps, prefix="c")
     time.sleep(5.0)  # the calibration apps' pods turn Ready: their health step is measured too
     fit = fit_timeline(lab.timeline, since_ns=since, until_ns=time.time_ns())
-    config = labkit_preset(calibrate_apps + apps, ControllerSettings())
+    # The run adds one file per app (its app.yaml) to the repository every commit exports.
+    config = labkit_preset(calibrate_apps + apps, ControllerSettings(), repo_files=fit.export_files + apps)
     prediction = predict_commit(config, fit, touched=apps, seed=seed)
     return Validation(calibration, fit, prediction, run(lab, apps, prefix="s"))

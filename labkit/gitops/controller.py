@@ -84,7 +84,7 @@ class Controller:
         self.settings = settings or ControllerSettings()
         self.namespace = namespace
         self.queue = WorkQueue()
-        self.source = source or SourceCache(is_namespaced=kube.is_namespaced)
+        self.source = source or SourceCache(is_namespaced=kube.is_namespaced, timeline=timeline)
         self.live = LiveCache(kube, self._on_resource_change)
         self.comparer = Comparer(kube, self.source, self.live)
         self.apps: dict[str, AppRecord] = {}
@@ -131,8 +131,15 @@ class Controller:
             if item is None:
                 continue
             name, reasons = item
+            started = time.monotonic()
             try:
                 self.process(name, reasons)
+                # The worker's whole time on this app (Argo CD logs "Reconciliation completed" with
+                # time_ms): labkit.sim.fit fits the time outside the model's steps from it.
+                took_s = round(time.monotonic() - started, 4)
+                self.timeline.append(
+                    "controller", "reconciled", app=name, reasons=sorted(reasons), duration_s=took_s
+                )
             except LabkitError as e:
                 # Broken infrastructure (API server down, ...): keep running,
                 # try again shortly. Bad input never gets here: it becomes a

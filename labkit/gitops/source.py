@@ -22,6 +22,7 @@ refresh fetches, as Argo CD's repo-server keeps a clone per repository.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -36,6 +37,7 @@ from urllib.parse import unquote, urlparse
 
 from labkit import git
 from labkit.errors import GitError
+from labkit.events import Timeline
 from labkit.gitops.render import RenderError, render
 
 Manifest = dict[str, Any]
@@ -88,11 +90,14 @@ class Checkouts:
     The whole tree is exported, as a Kustomize overlay may refer to
     ``../../base`` outside its app's folder; renders only read it. The
     ``keep`` most recently used commits stay on disk (fewer while in use);
-    older ones are deleted when nobody renders from them.
+    older ones are deleted when nobody renders from them. Each export is one
+    ``checkout_exported`` event on the ``timeline`` (when given): every app's
+    first render of a new commit waits for it, which the what-if model
+    (``labkit.sim.fit``) fits.
     """
 
-    def __init__(self, root: Path, keep: int = 4) -> None:
-        self.root, self.keep = root, keep
+    def __init__(self, root: Path, keep: int = 4, timeline: Timeline | None = None) -> None:
+        self.root, self.keep, self.timeline = root, keep, timeline
         shutil.rmtree(root, ignore_errors=True)  # an earlier agent's checkouts: nobody uses them now
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str], _Checkout] = {}
@@ -112,12 +117,25 @@ class Checkouts:
             with entry.lock:
                 if not entry.sha:
                     shutil.rmtree(entry.path, ignore_errors=True)  # a failed export's leftovers
+                    started = time.monotonic()
                     entry.sha = git.export_tree(bare, revision_sha, ".", entry.path)
+                    self._exported(entry, time.monotonic() - started)
             yield entry.path, entry.sha
         finally:
             with self._lock:
                 entry.users -= 1
                 self._evict()
+
+    def _exported(self, entry: _Checkout, took_s: float) -> None:
+        if self.timeline is not None:
+            files = sum(len(names) for _, _, names in os.walk(entry.path))
+            self.timeline.append(
+                "controller",
+                "checkout_exported",
+                revision=entry.sha,
+                duration_s=round(took_s, 4),
+                files=files,
+            )
 
     def _evict(self) -> None:
         idle = sorted((e.last_used, k) for k, e in self._entries.items() if e.users == 0)
@@ -132,6 +150,7 @@ class SourceCache:
         self,
         is_namespaced: Callable[[str, str], bool | None] | None = None,
         mirrors: Path | None = None,
+        timeline: Timeline | None = None,  # None: exports are not recorded (``labkit app diff``)
     ) -> None:
         self.is_namespaced = is_namespaced
         # (app, path, namespace, helm) -> sha -> objects, the newest RENDERS_KEPT commits per app:
@@ -145,7 +164,7 @@ class SourceCache:
             weakref.finalize(self, shutil.rmtree, mirrors, True)
         self.mirrors = mirrors
         self._fetches: dict[str, tuple[threading.Lock, float]] = {}
-        self.checkouts = Checkouts(self.mirrors / "checkouts")
+        self.checkouts = Checkouts(self.mirrors / "checkouts", timeline=timeline)
 
     def _fetched(self, repo_url: str) -> Path:
         """The mirror of a remote repository, fetched at or after the moment this call began.

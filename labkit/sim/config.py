@@ -56,8 +56,8 @@ class SimConfig:
     """At most this many refresh/render+compare steps at once, across shards (Argo CD's
     repo-server ``--parallelismlimit``); 0 = unlimited."""
     cpu_slots: int = 0
-    """At most this many refresh, compare, apply or heal steps at once, across shards: 1 for an
-    agent that is one Python process (its worker threads share one GIL); 0 = unlimited."""
+    """At most this many refresh, compare, apply, heal or overhead steps at once, across shards: 1
+    for an agent that is one Python process (its worker threads share one GIL); 0 = unlimited."""
     heal_base_s: float = 2.0
     """Self-heal backoff base, in seconds: attempts wait 0, base, base*factor, ..."""
     heal_factor: float = 3.0
@@ -66,6 +66,9 @@ class SimConfig:
     """Self-heal backoff cap, in seconds."""
     heal_cooldown_s: float = 330.0
     """Seconds without an attempt after which the backoff starts again at 0."""
+    repo_files: int = 0
+    """Files in the repository, which the export of each new commit copies (its time grows with
+    them); 0 = as many as in the export the fit measured (``PipelineFit.export_files``)."""
     name: str = "custom"
     """What the table calls this configuration."""
 
@@ -93,7 +96,7 @@ def _problems(c: SimConfig) -> list[str]:
     for name in ("workers", "shards"):
         if getattr(c, name) < 1:
             problems.append(f"{name} must be at least 1, got {getattr(c, name)} (nothing would ever sync)")
-    for name in ("operation_workers", "render_parallelism", "cpu_slots"):
+    for name in ("operation_workers", "render_parallelism", "cpu_slots", "repo_files"):
         if getattr(c, name) < 0:
             problems.append(f"{name} must be 0 (off) or more, got {getattr(c, name)}")
     floats = [f.name for f in fields(c) if f.name.endswith("_s")]

@@ -9,7 +9,8 @@ of measurements behind each step. :mod:`labkit.sim.model` samples from it;
 
 Each step is the time between two events the controller (actor
 ``controller``) or the git hook (actor ``git``) already writes, joined on the
-app and the revision (see :data:`STEPS`):
+app and the revision (see :data:`STEPS`), or a duration the controller
+writes on one event (:data:`DURATIONS`):
 
 ========  =====================================  =============================================
 step      from                                   to
@@ -24,10 +25,19 @@ apply     that ``diff_computed``                 ``sync_finished``: automated, n
 health    ``sync_finished``                      ``healthy`` of that app and revision
 detect    ``drift_injected`` (any actor)         the app's next ``drift_detected``
 heal      ``drift_detected`` with selfHeal on    ``healed`` after at most one attempt
+export    ``checkout_exported``: its             once per commit: the export of the new commit
+          ``duration_s``                         that every app's first render waits for
+overhead  ``reconciled``: its ``duration_s``     the worker's time on a reconcile that found a
+          minus refresh, compare and apply       new commit outside those steps (reading the
+                                                 Application, writing its status)
 ========  =====================================  =============================================
 
-Time spent waiting in the work queue is not part of any step: the model
-simulates the queue itself. Families: ``lognormal`` (maximum likelihood on
+A compare that waited for the export of its commit is measured without that
+wait (the model waits for the export itself), and ``checkout_exported``
+counts the files exported: :attr:`PipelineFit.export_files`, so a larger
+repository can be predicted (``SimConfig.repo_files``). Time spent waiting
+in the work queue is not part of any step: the model simulates the queue
+itself. Families: ``lognormal`` (maximum likelihood on
 the logarithms; durations are positive and right-skewed) or ``empirical``
 (resample the measured values). Pure Python, no SciPy.
 """
@@ -50,10 +60,11 @@ TimelineSource = Timeline | Path | str | Iterable[Event]
 
 MIN_SAMPLES = 10
 """Measurements a step needs before it is fitted (fewer make p95 a guess)."""
-MIN_SAMPLES_BY_STEP = {"webhook": 2}
-"""Exceptions to :data:`MIN_SAMPLES`. The webhook is measured once per push, not per app, and
-every app of that push shares the one delay (tens of ms, next to seconds of queue): two
-pushes (a scale run's setup and its commit) are enough to fit it from a scale run."""
+MIN_SAMPLES_BY_STEP = {"webhook": 2, "export": 2}
+"""Exceptions to :data:`MIN_SAMPLES`. The webhook and the export are measured once per push,
+not per app, and every app of that push shares the one delay (tenths of a second, next to
+seconds of queue): two pushes (a scale run's setup and its commit) are enough to fit them
+from a scale run."""
 
 
 def min_samples(step: str) -> int:
@@ -71,10 +82,19 @@ STEPS: dict[str, tuple[str, str]] = {
     "health": ("sync_finished", "healthy"),
     "detect": ("drift_injected", "drift_detected"),
     "heal": ("drift_detected", "healed"),
+    "export": ("checkout_exported", "checkout_exported"),
+    "overhead": ("reconciled", "reconciled"),
 }
-"""Each step's (start event kind, end event kind) on the timeline."""
+"""Each step's (start event kind, end event kind) on the timeline; the same kind twice for the
+:data:`DURATIONS`, which one event measures."""
 
-COMMIT_STEPS = ("refresh", "compare", "apply", "health")
+DURATIONS = {
+    "export": "`checkout_exported` events (one per commit the agent renders)",
+    "overhead": "`reconciled` events of reconciles that found a new commit",
+}
+"""Steps measured by the ``duration_s`` of one event, and what to say when they are short."""
+
+COMMIT_STEPS = ("refresh", "compare", "apply", "health", "export", "overhead")
 """Steps every prediction needs; ``webhook`` only with the webhook on, ``detect``/``heal`` only for drift."""
 
 HOW_TO_MEASURE = {
@@ -97,13 +117,16 @@ class NotEnoughEvents(LabkitError):
 
     def __init__(self, missing: dict[str, int], headline: str) -> None:
         self.missing = missing
-        lines = [
-            f"  {step}: {more} more `{STEPS[step][0]}` -> `{STEPS[step][1]}` pairs"
-            for step, more in missing.items()
-        ]
+        lines = [f"  {step}: {more} more {measured_by(step)}" for step, more in missing.items()]
         message = f"{headline}:\n" + "\n".join(lines)
         kinds = {"drift" if step in ("detect", "heal") else "commit" for step in missing}
         super().__init__(message, hint="; ".join(HOW_TO_MEASURE[k] for k in sorted(kinds)))
+
+
+def measured_by(step: str) -> str:
+    """What measures ``step`` on the timeline, in words: "`a` -> `b` pairs" or an event's duration."""
+    start, end = STEPS[step]
+    return DURATIONS.get(step, f"`{start}` -> `{end}` pairs")
 
 
 @dataclass(frozen=True)
@@ -158,11 +181,15 @@ class PipelineFit:
     compare: StepFit
     apply: StepFit
     health: StepFit
+    export: StepFit
+    overhead: StepFit
     webhook: StepFit | None = None
     detect: StepFit | None = None
     heal: StepFit | None = None
     found: dict[str, int] = field(default_factory=dict)
     """Measurements found per step, fitted or not."""
+    export_files: int = 0
+    """Files in the newest export measured: the repository size the ``export`` time belongs to."""
 
     def step(self, name: str, needed_for: str) -> StepFit:
         """The fit of step ``name``, or :class:`NotEnoughEvents` saying how to measure it."""
@@ -183,7 +210,7 @@ class PipelineFit:
                     {
                         "step": fit.step,
                         "from": start,
-                        "to": end,
+                        "to": "its duration_s" if fit.step in DURATIONS else end,
                         "family": fit.family,
                         "n": fit.n,
                         "median_s": round(fit.median_s, 4),
@@ -213,7 +240,8 @@ def fit_timeline(
         since_ns if since_ns is not None else -math.inf,
         until_ns if until_ns is not None else math.inf,
     )
-    measured = step_durations(sorted((e for e in timeline if start <= e.ts_ns < end), key=lambda e: e.ts_ns))
+    kept = sorted((e for e in timeline if start <= e.ts_ns < end), key=lambda e: e.ts_ns)
+    measured = step_durations(kept)
     short = {s: min_samples(s) - len(measured[s]) for s in COMMIT_STEPS}
     missing = {s: more for s, more in short.items() if more > 0}
     if missing:
@@ -222,25 +250,54 @@ def fit_timeline(
         step: StepFit.from_samples(step, values, family) if len(values) >= min_samples(step) else None
         for step, values in measured.items()
     }
-    return PipelineFit(**fits, found={step: len(v) for step, v in measured.items()})  # type: ignore[arg-type]
+    exports = [e for e in kept if e.kind == "checkout_exported" and e.actor == "controller"]
+    return PipelineFit(
+        **fits,  # type: ignore[arg-type]
+        found={step: len(v) for step, v in measured.items()},
+        export_files=int(exports[-1].data.get("files") or 0),
+    )
 
 
 def step_durations(events: list[Event]) -> dict[str, list[float]]:
     """Seconds each step took, per step, from time-ordered events (see the module docstring)."""
     out: dict[str, list[float]] = {step: [] for step in STEPS}
     _webhook(events, out["webhook"])
+    exports = _exports(events)
+    out["export"] = [seconds for windows in exports.values() for _, _, seconds in windows]
     by_app: dict[str, list[Event]] = {}
     for e in events:
         if e.app is not None:
             by_app.setdefault(e.app, []).append(e)
     for own in by_app.values():
-        _commit_steps(own, out)
+        _commit_steps(own, out, exports)
         _drift_steps(own, out)
     return out
 
 
 def _s(start: Event, end: Event) -> float:
     return (end.ts_ns - start.ts_ns) / 1e9
+
+
+def _duration_ns(e: Event) -> int:
+    return int(float(e.data.get("duration_s") or 0.0) * 1e9)
+
+
+Windows = dict[str, list[tuple[int, int, float]]]
+"""revision -> (start_ns, end_ns, seconds) of each export of it."""
+
+
+def _exports(events: list[Event]) -> Windows:
+    """Each ``checkout_exported``, by revision: when it ran and how long it took."""
+    out: Windows = {}
+    for e in events:
+        if e.kind == "checkout_exported" and e.actor == "controller" and e.revision:
+            out.setdefault(e.revision, []).append((e.ts_ns - _duration_ns(e), e.ts_ns, _duration_ns(e) / 1e9))
+    return out
+
+
+def _overlap_s(start: Event, end: Event, windows: list[tuple[int, int, float]]) -> float:
+    """Seconds of [start, end] during which an export of the revision ran."""
+    return sum(max(0, min(end.ts_ns, hi) - max(start.ts_ns, lo)) for lo, hi, _ in windows) / 1e9
 
 
 def _first(events: list[Event], after: Event, kind: str, **match: object) -> Event | None:
@@ -259,13 +316,15 @@ def _webhook(events: list[Event], out: list[float]) -> None:
             out.append(_s(push, got))
 
 
-def _commit_steps(own: list[Event], out: dict[str, list[float]]) -> None:
-    """refresh, compare, apply, health of each new revision one app's controller saw."""
+def _commit_steps(own: list[Event], out: dict[str, list[float]], exports: Windows) -> None:
+    """refresh, compare, apply, health and overhead of each new revision one app's controller saw."""
     mine = [e for e in own if e.actor == "controller"]
+    reconciles = [e for e in mine if e.kind == "reconciled"]
     for detected in (e for e in mine if e.kind == "revision_detected" and e.data.get("previous")):
         started = [e for e in mine if e.kind == "refresh_started" and e.ts_ns <= detected.ts_ns]
-        if started:
-            out["refresh"].append(_s(started[-1], detected))
+        if not started:
+            continue
+        out["refresh"].append(_s(started[-1], detected))
         rev = detected.revision
         diffed = next(
             (
@@ -277,14 +336,42 @@ def _commit_steps(own: list[Event], out: dict[str, list[float]]) -> None:
         )
         if diffed is None:
             continue
-        out["compare"].append(_s(detected, diffed))
+        out["compare"].append(_s(detected, diffed) - _overlap_s(detected, diffed, exports.get(rev or "", [])))
         synced = _first(mine, diffed, "sync_finished", automated=True, phase="Succeeded")
+        _overhead(mine, reconciles, started[-1], diffed, synced, out["overhead"])
         if synced is None or synced.revision != rev or synced.data.get("dry_run"):
             continue
         out["apply"].append(_s(diffed, synced))
         healthy = next((e for e in mine if e.kind == "healthy" and e.revision == rev), None)
         if healthy is not None and healthy.ts_ns >= synced.ts_ns:
             out["health"].append(_s(synced, healthy))
+
+
+_SLACK_NS = 2_000_000  # a reconcile's start is its end minus a duration timed on another clock
+
+
+def _overhead(
+    mine: list[Event],
+    reconciles: list[Event],
+    started: Event,
+    diffed: Event,
+    synced: Event | None,
+    out: list[float],
+) -> None:
+    """The reconcile's time outside refresh, compare and apply (and the export inside compare).
+
+    Only a reconcile that holds the whole refresh and compare counts; one whose
+    sync started but did not finish in it (waves, a sync waiting for health) does not.
+    """
+    done = next((r for r in reconciles if r.ts_ns >= diffed.ts_ns), None)
+    if done is None or done.ts_ns - _duration_ns(done) > started.ts_ns + _SLACK_NS:
+        return
+    last = synced if synced is not None and synced.ts_ns <= done.ts_ns else diffed
+    if last is diffed and any(
+        e.kind == "sync_started" and diffed.ts_ns <= e.ts_ns <= done.ts_ns for e in mine
+    ):
+        return
+    out.append(float(done.data.get("duration_s") or 0.0) - _s(started, last))
 
 
 def _drift_steps(own: list[Event], out: dict[str, list[float]]) -> None:

@@ -73,7 +73,7 @@ def poll_load(config: SimConfig, fit: PipelineFit) -> float:
     """Share of the workers' time polls alone take (mean step times); at 1 or more the queue never drains."""
     if not config.poll_interval_s:
         return 0.0
-    cost = fit.refresh.mean_s + (fit.compare.mean_s if config.poll_compares else 0.0)
+    cost = fit.overhead.mean_s + fit.refresh.mean_s + (fit.compare.mean_s if config.poll_compares else 0.0)
     per_second = config.apps / (config.poll_interval_s + config.poll_jitter_s / 2)
     hands = config.workers * config.shards
     for limit in (config.cpu_slots, config.render_parallelism):
@@ -99,6 +99,11 @@ def predict_commit(
         raise ValueError(f"touched must be between 0 (all) and the {config.apps} apps, got {touched}")
     for step in (*COMMIT_STEPS, *(["webhook"] if config.webhook else [])):
         fit.step(step, needed_for="a commit prediction")
+    if config.repo_files and not fit.export_files:
+        raise ValueError(
+            f"repo_files={config.repo_files}, but the fit does not know how many files its exports held: "
+            "fit from a timeline whose `checkout_exported` events carry `files`, or leave repo_files at 0"
+        )
     n = touched or config.apps
     return _repeat(config, fit, "commit", runs or default_runs(n), seed, lambda run: run.commit(n))
 

@@ -21,9 +21,15 @@ What :class:`PipelineRun` simulates:
   sync), on the same worker or, with ``operation_workers``, on a separate
   sync queue; then ``health`` (waiting for pods is the cluster's work: it
   holds no worker); a poll that finds no new commit costs ``refresh`` only,
-  or ``refresh`` + ``compare`` with ``poll_compares``;
+  or ``refresh`` + ``compare`` with ``poll_compares``; every reconcile that
+  refreshes or heals (and every sync on an operation worker) also holds its
+  worker for the ``overhead`` (reading the Application, writing its status);
+- **the export** of each new commit, once (``Checkouts`` in
+  ``labkit.gitops.source``): the first compare of that commit starts it, and
+  every compare of it waits until it is done, holding its worker (its time
+  scaled from the fit's repository to ``repo_files``);
   ``render_parallelism`` caps refresh/compare at once, ``cpu_slots`` every
-  step that computes (refresh, compare, apply, heal);
+  step that computes (refresh, compare, apply, heal, overhead);
 - **drift**: seen after the measured ``detect`` time (watch) or at the next
   comparing poll (Flux), healed by the ``heal`` step after Argo CD's self-heal
   backoff (0, 2, 6, 18 ... s, capped) when the app drifts again and again.
@@ -90,6 +96,7 @@ class PipelineRun:
         self.expected = config.apps
         self.redrift_after_s = 0.0
         self.touched: set[str] = set()
+        self.exports: dict[int, simpy.Event] = {}
         self.out: dict[str, list[float]] = {}
         self.apps: dict[str, _App] = {}
         shards = [self._shard() for _ in range(config.shards)]
@@ -199,12 +206,16 @@ class PipelineRun:
         """One reconcile, as ``Controller.process``: refresh if due, then compare and sync what is new."""
         app = self.apps[name]
         due = "poll" in reasons and self.env.now >= app.next_poll_at - _EPS
-        if reasons & REFRESH_REASONS or due:
+        refresh = bool(reasons & REFRESH_REASONS) or due
+        if refresh or ("drift" in reasons and app.drifted_at is not None):
+            yield from self._step("overhead")
+        if refresh:
             head = self._revision()
             yield from self._step("refresh")
             self._poll_at(app, self.c.poll_interval_s + self.rng.uniform(0, self.c.poll_jitter_s))
             if head != app.seen:
                 app.seen = head
+                yield from self._export(head)
                 yield from self._step("compare")
                 if name in self.touched:
                     yield from self._sync(app, "commit")
@@ -233,6 +244,7 @@ class PipelineRun:
         yield from self._apply(app, what)
 
     def _operate(self, name: str, reasons: frozenset[str]) -> Proc:
+        yield from self._step("overhead")
         for what in sorted(reasons):
             yield from self._apply(self.apps[name], what)
 
@@ -250,6 +262,20 @@ class PipelineRun:
             if app.drifts_left > 0:
                 app.drifts_left -= 1
                 self.env.process(self._drift(app, self.redrift_after_s))
+
+    def _export(self, revision: int) -> Proc:
+        """Wait for the one export of ``revision``; the first compare of it starts it."""
+        done = self.exports.get(revision)
+        if done is None:
+            done = self.exports[revision] = self.env.event()
+            self.env.process(self._exporting(done))
+        yield done
+
+    def _exporting(self, done: simpy.Event) -> Proc:
+        files = self.c.repo_files or self.fit.export_files
+        scale = files / self.fit.export_files if self.fit.export_files else 1.0
+        yield self.env.timeout(self._sample("export") * scale)
+        done.succeed()
 
     def _health(self) -> Proc:
         yield self.env.timeout(self._sample("health"))

@@ -13,6 +13,7 @@ import random
 import statistics
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -53,8 +54,12 @@ KNOWN = {  # step: (mu, sigma) of ln(seconds)
     "health": (0.0, 0.5),
     "detect": (-0.7, 0.3),
     "heal": (0.2, 0.4),
+    "export": (-1.2, 0.3),
+    "overhead": (-3.5, 0.4),
 }
 T0 = 1_790_000_000_000_000_000
+FILES = 120
+"""Files in the synthetic repository's exports."""
 
 
 def _write_timeline(path: Path, commits: int, apps: int = 2, drifts: int = 0, seed: int = 1) -> Timeline:
@@ -75,16 +80,27 @@ def _write_timeline(path: Path, commits: int, apps: int = 2, drifts: int = 0, se
         add("git", "pushed", clock[0], revision=rev, ref="refs/heads/main")
         received = after("webhook")
         add("controller", "webhook_received", received, revision=rev)
+        exported = 0
         for a in range(apps):
             app = f"app-{a}"
-            clock[0] = received + 5_000_000 * a
+            begun = received + 5_000_000 * a
+            overhead_ns = int(rng.lognormvariate(*KNOWN["overhead"]) * 1e9)  # half before, half after
+            clock[0] = begun + overhead_ns // 2
             add("controller", "refresh_started", clock[0], app=app, trigger="webhook")
             add("controller", "revision_detected", after("refresh"), app=app, revision=rev, previous=previous)
+            if not exported:  # the first render of the commit exports it, once
+                start = clock[0]
+                exported = after("export")
+                took = (exported - start) / 1e9
+                add("controller", "checkout_exported", exported, revision=rev, duration_s=took, files=FILES)
+            clock[0] = max(clock[0], exported)  # every compare of the commit waits for its export
             add("controller", "diff_computed", after("compare"), app=app, revision=rev, sync="OutOfSync")
             started = clock[0] + 1_000_000
             add("controller", "sync_started", started, app=app, revision=rev, automated=True, dry_run=False)
             done = after("apply")
             add("controller", "sync_finished", done, app=app, revision=rev, automated=True, phase="Succeeded")
+            end = done + overhead_ns - overhead_ns // 2
+            add("controller", "reconciled", end, app=app, reasons=["webhook"], duration_s=(end - begun) / 1e9)
             add("controller", "healthy", after("health"), app=app, revision=rev)
         previous = rev
         clock[0] += 60 * 10**9
@@ -109,12 +125,47 @@ def fit(tmp_path_factory: pytest.TempPathFactory) -> PipelineFit:
 
 
 def test_fit_recovers_the_lognormal_step_times_of_a_synthetic_timeline(fit: PipelineFit) -> None:
-    counts = {"webhook": 200, "detect": 200, "heal": 200}  # one per push; one per drift
+    counts = {"webhook": 200, "export": 200, "detect": 200, "heal": 200}  # one per push; one per drift
     for step, (mu, sigma) in KNOWN.items():
         got = fit.step(step, "this test")
         assert got.n == counts.get(step, 400), step  # the rest: one per commit per app
         assert got.mu == pytest.approx(mu, abs=0.06), step
         assert got.sigma == pytest.approx(sigma, abs=0.05), step
+    assert fit.export_files == FILES
+
+
+def test_a_compare_that_waited_for_the_export_is_measured_without_the_wait(tmp_path: Path) -> None:
+    events = sorted(_write_timeline(tmp_path / "t.jsonl", commits=60, apps=2), key=lambda e: e.ts_ns)
+    compare = statistics.median(step_durations(events)["compare"])
+    # Both apps' first compare of each commit waited for the one export (about 0.3 s):
+    counted_with_the_wait = [e for e in events if e.kind != "checkout_exported"]
+    assert compare == pytest.approx(math.exp(KNOWN["compare"][0]), rel=0.1)
+    assert statistics.median(step_durations(counted_with_the_wait)["compare"]) > compare + 0.2
+
+
+def test_the_overhead_is_the_reconcile_minus_its_refresh_compare_and_apply(tmp_path: Path) -> None:
+    timeline = Timeline(tmp_path / "t.jsonl")
+    rev, app = "b" * 40, "x"
+
+    def at(ms: int, kind: str, **data: object) -> None:
+        timeline.append("controller", kind, app=app, ts_ns=T0 + ms * 1_000_000, **data)  # type: ignore[arg-type]
+
+    for i in range(10):  # a reconcile of 1 s: refresh 0.1, compare 0.2, apply 0.4 -> 0.3 s outside
+        t = i * 10_000
+        at(t + 100, "refresh_started")
+        at(t + 200, "revision_detected", revision=f"{rev}{i}", previous="a" * 40)
+        at(t + 400, "diff_computed", revision=f"{rev}{i}")
+        at(t + 450, "sync_started", revision=f"{rev}{i}", automated=True)
+        at(t + 800, "sync_finished", revision=f"{rev}{i}", automated=True, phase="Succeeded")
+        at(t + 1000, "reconciled", reasons=["webhook"], duration_s=1.0)
+        at(t + 2000, "refresh_started")  # a sync that runs over two reconciles (waves) tells nothing
+        at(t + 2100, "revision_detected", revision=f"{rev}{i}x", previous=f"{rev}{i}")
+        at(t + 2200, "diff_computed", revision=f"{rev}{i}x")
+        at(t + 2300, "sync_started", revision=f"{rev}{i}x", automated=True)
+        at(t + 2400, "reconciled", reasons=["webhook"], duration_s=0.5)
+    found = step_durations(list(timeline))
+    assert found["overhead"] == pytest.approx([0.3] * 10)
+    assert found["apply"] == pytest.approx([0.4] * 10)
 
 
 def test_fit_rows_name_each_step_by_its_two_events(fit: PipelineFit) -> None:
@@ -160,8 +211,20 @@ def test_a_timeline_too_small_to_fit_says_how_many_events_of_which_kind_and_how_
     text = str(caught.value)
     assert "refresh: 7 more `refresh_started` -> `revision_detected` pairs" in text
     assert "health: 7 more `sync_finished` -> `healthy` pairs" in text
+    assert "overhead: 7 more `reconciled` events of reconciles that found a new commit" in text
     assert "python -m benchmarks.run controller" in text
-    assert caught.value.missing == {"refresh": 7, "compare": 7, "apply": 7, "health": 7}
+    assert caught.value.missing == {"refresh": 7, "compare": 7, "apply": 7, "health": 7, "overhead": 7}
+
+
+def test_a_timeline_from_before_the_export_and_reconcile_events_says_which_are_missing(
+    tmp_path: Path,
+) -> None:
+    full = _write_timeline(tmp_path / "t.jsonl", commits=12, apps=1)
+    old = [e for e in full if e.kind not in ("checkout_exported", "reconciled")]
+    with pytest.raises(NotEnoughEvents) as caught:
+        fit_timeline(old)
+    assert caught.value.missing == {"export": 2, "overhead": 10}
+    assert "export: 2 more `checkout_exported` events (one per commit the agent renders)" in str(caught.value)
 
 
 def test_a_drift_prediction_from_a_timeline_without_drift_says_how_to_measure_drift(tmp_path: Path) -> None:
@@ -261,6 +324,39 @@ def test_a_commit_to_one_app_waits_behind_every_app_of_the_repository(fit: Pipel
         predict_commit(labkit_preset(5), fit, touched=6)
 
 
+def _always(step: str, seconds: float) -> StepFit:
+    return StepFit.from_samples(step, [seconds, seconds])
+
+
+def test_every_apps_first_render_of_a_commit_waits_for_its_one_export(fit: PipelineFit) -> None:
+    config = labkit_preset(200)
+    quick = predict_commit(config, replace(fit, export=_always("export", 0.001)), runs=2, seed=11)
+    slow = predict_commit(config, replace(fit, export=_always("export", 4.0)), runs=2, seed=11)
+    assert min(slow.latencies["synced_s"]) > 4.0  # no app compares before the export is done
+    for q in (0.05, 0.5, 0.95):  # one export per commit: every app waits the same 4 s, not 4 s each
+        assert slow.quantile("synced_s", q) - quick.quantile("synced_s", q) == pytest.approx(4.0, abs=0.5)
+    twice = predict_commit(config.with_(repo_files=2 * FILES), replace(fit, export=_always("export", 4.0)))
+    assert min(twice.latencies["synced_s"]) > 8.0  # twice the files to export, twice the time
+
+
+def test_the_overhead_holds_the_worker_on_every_reconcile(fit: PipelineFit) -> None:
+    config = labkit_preset(100, workers=1, poll_interval_s=0)  # the webhook alone: no polls in between
+
+    def last(overhead_s: float) -> float:
+        p = predict_commit(config, replace(fit, overhead=_always("overhead", overhead_s)), runs=1, seed=12)
+        return p.quantile("synced_s", 1.0)
+
+    # one worker, 100 apps in line: the last one waits for every other app's overhead too
+    assert last(0.1) - last(0.001) == pytest.approx(100 * 0.099, rel=0.02)
+
+
+def test_repo_files_need_a_fit_that_counted_its_files(fit: PipelineFit) -> None:
+    with pytest.raises(ValueError, match="checkout_exported"):
+        predict_commit(labkit_preset(5, repo_files=100), replace(fit, export_files=0))
+    with pytest.raises(ValueError, match="repo_files must be 0"):
+        labkit_preset(5, repo_files=-1)
+
+
 def test_one_cpu_slot_makes_many_workers_work_like_one(fit: PipelineFit) -> None:
     def p95(config: SimConfig) -> float:
         return predict_commit(config, fit, runs=2, seed=8).quantile("synced_s", 0.95)
@@ -271,7 +367,7 @@ def test_one_cpu_slot_makes_many_workers_work_like_one(fit: PipelineFit) -> None
     assert gil == pytest.approx(p95(labkit_preset(200, workers=1)), rel=0.15)
     one = predict_commit(labkit_preset(200, workers=1), fit, runs=1)
     assert predict_commit(labkit_preset(200, workers=8, cpu_slots=1), fit, runs=1).poll_load == one.poll_load
-    assert one.poll_load == pytest.approx(200 / 32.5 * fit.refresh.mean_s)
+    assert one.poll_load == pytest.approx(200 / 32.5 * (fit.overhead.mean_s + fit.refresh.mean_s))
 
 
 def test_every_app_syncs_under_every_preset(fit: PipelineFit) -> None:

@@ -17,6 +17,8 @@ def _fit() -> PipelineFit:
         compare=step("compare", 0.05),
         apply=step("apply", 0.1),
         health=step("health", 1.0),
+        export=step("export", 0.2),
+        overhead=step("overhead", 0.01),
         webhook=step("webhook", 0.05),
     )
 
