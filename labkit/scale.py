@@ -312,5 +312,6 @@ def validate(lab: Lab, apps: int, *, calibrate_apps: int = 50, seed: int = 0) ->
     fit = fit_timeline(lab.timeline, since_ns=since, until_ns=time.time_ns())
     # The run adds one file per app (its app.yaml) to the repository every commit exports.
     config = labkit_preset(calibrate_apps + apps, ControllerSettings(), repo_files=fit.export_files + apps)
-    prediction = predict_commit(config, fit, touched=apps, seed=seed)
+    # The calibration apps came first: the webhook queues them before the new ones.
+    prediction = predict_commit(config, fit, touched=apps, touched_last=True, seed=seed)
     return Validation(calibration, fit, prediction, run(lab, apps, prefix="s"))

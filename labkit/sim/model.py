@@ -87,13 +87,22 @@ def default_runs(apps: int) -> int:
 
 
 def predict_commit(
-    config: SimConfig, fit: PipelineFit, *, touched: int = 0, runs: int = 0, seed: int = 0
+    config: SimConfig,
+    fit: PipelineFit,
+    *,
+    touched: int = 0,
+    touched_last: bool = False,
+    runs: int = 0,
+    seed: int = 0,
 ) -> Prediction:
     """commit -> Synced and commit -> Healthy of each app one commit changes.
 
     ``touched`` apps (0 = all) change; the others still find a new revision
     of the repository and compare, as every app on one repository does, so
-    they take workers without syncing.
+    they take workers without syncing. The webhook queues the apps in the
+    order the agent first saw them (``Controller._on_push``): the touched
+    apps are picked at random, or with ``touched_last`` are the ones created
+    last, queued behind all the others (the scale experiment's larger run).
     """
     if not 0 <= touched <= config.apps:
         raise ValueError(f"touched must be between 0 (all) and the {config.apps} apps, got {touched}")
@@ -105,7 +114,9 @@ def predict_commit(
             "fit from a timeline whose `checkout_exported` events carry `files`, or leave repo_files at 0"
         )
     n = touched or config.apps
-    return _repeat(config, fit, "commit", runs or default_runs(n), seed, lambda run: run.commit(n))
+    return _repeat(
+        config, fit, "commit", runs or default_runs(n), seed, lambda run: run.commit(n, last=touched_last)
+    )
 
 
 def predict_drift(

@@ -113,10 +113,12 @@ class PipelineRun:
 
     # -- scenarios --------------------------------------------------------------------------------
 
-    def commit(self, touched: int) -> dict[str, list[float]]:
-        """One commit that changes ``touched`` apps picked at random: their synced_s and healthy_s."""
+    def commit(self, touched: int, last: bool = False) -> dict[str, list[float]]:
+        """One commit that changes ``touched`` apps, picked at random or the ``last`` ones the webhook
+        queues: their synced_s and healthy_s."""
         self.out = {"synced_s": [], "healthy_s": []}
-        self.touched = set(self.rng.sample(sorted(self.apps), touched))
+        names = sorted(self.apps)  # the order the webhook queues them in
+        self.touched = set(names[-touched:] if last else self.rng.sample(names, touched))
         self.env.process(self._commit())
         return self._run(touched * 2)
 

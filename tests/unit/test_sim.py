@@ -324,6 +324,16 @@ def test_a_commit_to_one_app_waits_behind_every_app_of_the_repository(fit: Pipel
         predict_commit(labkit_preset(5), fit, touched=6)
 
 
+def test_apps_created_last_are_queued_behind_all_the_others(fit: PipelineFit) -> None:
+    config = labkit_preset(150, poll_interval_s=0)
+    anywhere = predict_commit(config, fit, touched=50, runs=2, seed=13)
+    last = predict_commit(config, fit, touched=50, touched_last=True, runs=2, seed=13)
+    # the 100 older apps refresh and compare first, on 4 workers
+    ahead_s = 100 * (fit.overhead.mean_s + fit.refresh.mean_s + fit.compare.mean_s) / 4
+    assert min(last.latencies["synced_s"]) > 0.8 * ahead_s
+    assert min(anywhere.latencies["synced_s"]) < 0.2 * ahead_s
+
+
 def _always(step: str, seconds: float) -> StepFit:
     return StepFit.from_samples(step, [seconds, seconds])
 
