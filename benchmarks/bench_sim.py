@@ -21,6 +21,7 @@ from labkit.sim import PRESETS, NotEnoughEvents, PipelineFit, fit_timeline, pred
 Row = tuple[str, str, str, str]
 APPS = (50, 100, 500, 1000, 2000)
 COMMITS = 12
+UNCHANGED_APPS = 20
 FLUX_16_CORES = {100: "28 s", 500: "2 min 2 s", 1000: "4 min 16 s"}
 """Flux's published times to all Ready on 16 cores (issue 13); labkit's rows are set against them."""
 
@@ -30,7 +31,8 @@ def run(tmp: Path, timeline: Path | None = None) -> list[Row]:
     rows = [(f"fit: {r['step']}", f"median {r['median_s']} s", "n >= 10", _fit_note(r)) for r in fit.rows()]
     rows.append(("fitted from", source, "", ""))
     rows += whatif_rows(fit)
-    rows += one_app_rows(fit)
+    if fit.compare_unchanged is not None:  # a timeline without a commit that left apps unchanged has none
+        rows += one_app_rows(fit)
     if fit.heal is not None:
         rows += drift_rows(fit)
     return rows
@@ -49,12 +51,18 @@ def load_fit(tmp: Path, timeline: Path | None) -> tuple[PipelineFit, str]:
             return fit_timeline(own), f"the running lab {settings.lab!r} ({own})"
         except NotEnoughEvents:
             pass  # too little there yet: measure on a lab of our own
-    return measure(tmp), f"a temporary lab, {COMMITS} commits"
+    return measure(tmp), f"a temporary lab, {COMMITS} commits and a {UNCHANGED_APPS}-app scale run"
 
 
 def measure(tmp: Path) -> PipelineFit:
-    """Bring up a lab, push :data:`COMMITS` commits to an auto-synced app, fit its timeline."""
+    """Bring up a lab, push :data:`COMMITS` commits to an auto-synced app, fit its timeline.
+
+    Then a small scale run (:data:`UNCHANGED_APPS` apps), which ends with a commit that changes
+    none of them: the compare of an unchanged app (``compare_unchanged``), which a commit to one
+    app of many needs.
+    """
     from benchmarks import bench_controller
+    from labkit import scale
     from labkit.lab import Lab
     from labkit.settings import Settings
 
@@ -62,6 +70,7 @@ def measure(tmp: Path) -> PipelineFit:
     lab = Lab.up(settings, progress=lambda m: None)
     try:
         bench_controller.webhook_latency(lab, commits=COMMITS)
+        scale.run(lab, UNCHANGED_APPS, prefix="u")
         return fit_timeline(lab.timeline)
     finally:
         Lab.teardown(settings, progress=lambda m: None)

@@ -79,7 +79,9 @@ def run(state_dir: Path, settings: ControllerSettings | None = None) -> None:
         settings,
         webhook_secret=secret_path.read_bytes().strip(),
         # http(s) repositories are mirrored here, as Argo CD's repo-server keeps its clones.
-        source=SourceCache(is_namespaced=kube.is_namespaced, mirrors=state_dir / "repo-server"),
+        source=SourceCache(
+            is_namespaced=kube.is_namespaced, mirrors=state_dir / "repo-server", timeline=timeline
+        ),
     ).start()
     assert controller.webhook is not None
     heartbeat = Heartbeat(kube, timeline).start()

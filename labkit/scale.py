@@ -5,7 +5,10 @@ four ConfigMaps) to the lab's repository in one commit, creates one
 auto-synced Application per folder and waits until all are Synced and
 Healthy; then it pushes one commit that changes every folder and measures,
 from the timeline, how long each app took from the push to its
-``sync_finished``. Meanwhile it samples ``/proc`` of labkit's agent (CPU,
+``sync_finished``. Last, one commit that changes none of the folders, which
+every app still refreshes and compares (the what-if model's
+``compare_unchanged``: apps on one repository see each other's commits).
+Meanwhile it samples ``/proc`` of labkit's agent (CPU,
 RSS) and, on a kwok lab, of the API server (CPU, RSS) and etcd (RSS). The
 result, a :class:`ScaleRun`, is data: :meth:`ScaleRun.row` is one line of
 the scale table, ``synced_s`` the latencies, ``since_ns``/``until_ns`` the
@@ -140,14 +143,17 @@ def run(lab: Lab, apps: int, *, prefix: str = "s", timeout_s: float | None = Non
             auto_sync=True,
             sync_options=("CreateNamespace=true",),
         )
-    _wait_for(follow, names, first, timeout_s, _synced)
+    _wait_for(follow, names, first, timeout_s, _synced, "Synced")
     # Let the first sync's pods come up before measuring: the commit alone is measured.
-    _wait_for(follow, names, first, timeout_s, lambda e: e.kind == "healthy")
+    _wait_for(follow, names, first, timeout_s, lambda e: e.kind == "healthy", "Healthy")
     setup_s = time.monotonic() - start
     with ProcessSampler(_pids(lab)) as sampler:
         sha = lab.repo.commit_and_push(f"scale: touch {apps} apps", _folders(names, "v2"))
-        done = _wait_for(follow, names, sha, timeout_s, _synced)
+        done = _wait_for(follow, names, sha, timeout_s, _synced, "Synced")
     pushed = next(e.ts_ns for e in follow.seen if e.kind == "pushed" and e.revision == sha)
+    nothing = {f"{FOLDER}/README.md": f"A commit that changes none of the {apps} apps ({sha[:7]}).\n"}
+    same = lab.repo.commit_and_push(f"scale: change none of {apps} apps", nothing)
+    _wait_for(follow, names, same, timeout_s, lambda e: e.kind == "diff_computed", "compared")
     return ScaleRun(
         apps=apps,
         revision=sha,
@@ -168,9 +174,17 @@ def _folders(names: Iterable[str], stamp: str) -> dict[str, str | None]:
 
 
 def _wait_for(
-    follow: TimelineFollower, names: list[str], sha: str, timeout_s: float, what: Callable[[Event], bool]
+    follow: TimelineFollower,
+    names: list[str],
+    sha: str,
+    timeout_s: float,
+    what: Callable[[Event], bool],
+    state: str,
 ) -> dict[str, int]:
-    """App -> the time of its first event of ``sha`` that ``what`` accepts, once every app has one."""
+    """App -> the time of its first event of ``sha`` that ``what`` accepts, once every app has one.
+
+    ``state`` names what ``what`` waits for, in the message when the apps do not get there in time.
+    """
     wanted, done = set(names), dict[str, int]()
 
     def take(events: list[Event]) -> None:
@@ -183,7 +197,6 @@ def _wait_for(
     while len(done) < len(wanted):
         take(follow.new())
         if time.monotonic() > deadline:
-            state = "Synced" if what is _synced else "Healthy"
             raise LabkitError(
                 f"{len(done)} of {len(wanted)} apps {state} at {sha[:7]} after {timeout_s:.0f} s",
                 hint="read the controller log (`labkit status` names it) and `labkit app list`",

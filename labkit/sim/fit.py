@@ -20,6 +20,9 @@ refresh   ``refresh_started`` of the app         its ``revision_detected`` (a ne
                                                  an app's first revision)
 compare   ``revision_detected``                  ``diff_computed`` of that app and revision
                                                  (render the path, diff against the cluster)
+compare_  ``revision_detected``                  a ``diff_computed`` that says Synced: a commit
+unchanged                                        that did not change the app (no server-side
+                                                 dry run: the cached answer still holds)
 apply     that ``diff_computed``                 ``sync_finished``: automated, not a dry run,
                                                  Succeeded (write the operation, run the sync)
 health    ``sync_finished``                      ``healthy`` of that app and revision
@@ -78,6 +81,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "webhook": ("pushed", "webhook_received"),
     "refresh": ("refresh_started", "revision_detected"),
     "compare": ("revision_detected", "diff_computed"),
+    "compare_unchanged": ("revision_detected", "diff_computed"),
     "apply": ("diff_computed", "sync_finished"),
     "health": ("sync_finished", "healthy"),
     "detect": ("drift_injected", "drift_detected"),
@@ -93,6 +97,7 @@ DURATIONS = {
     "overhead": "`reconciled` events of reconciles that found a new commit",
 }
 """Steps measured by the ``duration_s`` of one event, and what to say when they are short."""
+_UNCHANGED = "`revision_detected` -> `diff_computed` (Synced) pairs of apps a commit did not change"
 
 COMMIT_STEPS = ("refresh", "compare", "apply", "health", "export", "overhead")
 """Steps every prediction needs; ``webhook`` only with the webhook on, ``detect``/``heal`` only for drift."""
@@ -109,7 +114,14 @@ HOW_TO_MEASURE = {
         "`python -m benchmarks.run drift`, or in a notebook "
         "`for i in range(12): lab.drift.scale(NAME, 'web', 5 + i); time.sleep(3)`"
     ),
+    "unchanged": (
+        "push a commit that changes none of the apps (a file outside their paths) and let each "
+        "app compare it: `labkit.scale.run(lab, 20)` ends with one"
+    ),
 }
+
+
+_HOW = {"detect": "drift", "heal": "drift", "compare_unchanged": "unchanged"}
 
 
 class NotEnoughEvents(LabkitError):
@@ -119,13 +131,15 @@ class NotEnoughEvents(LabkitError):
         self.missing = missing
         lines = [f"  {step}: {more} more {measured_by(step)}" for step, more in missing.items()]
         message = f"{headline}:\n" + "\n".join(lines)
-        kinds = {"drift" if step in ("detect", "heal") else "commit" for step in missing}
+        kinds = {_HOW.get(step, "commit") for step in missing}
         super().__init__(message, hint="; ".join(HOW_TO_MEASURE[k] for k in sorted(kinds)))
 
 
 def measured_by(step: str) -> str:
     """What measures ``step`` on the timeline, in words: "`a` -> `b` pairs" or an event's duration."""
     start, end = STEPS[step]
+    if step == "compare_unchanged":
+        return _UNCHANGED
     return DURATIONS.get(step, f"`{start}` -> `{end}` pairs")
 
 
@@ -184,6 +198,7 @@ class PipelineFit:
     export: StepFit
     overhead: StepFit
     webhook: StepFit | None = None
+    compare_unchanged: StepFit | None = None
     detect: StepFit | None = None
     heal: StepFit | None = None
     found: dict[str, int] = field(default_factory=dict)
@@ -336,7 +351,9 @@ def _commit_steps(own: list[Event], out: dict[str, list[float]], exports: Window
         )
         if diffed is None:
             continue
-        out["compare"].append(_s(detected, diffed) - _overlap_s(detected, diffed, exports.get(rev or "", [])))
+        unchanged = diffed.data.get("sync") == "Synced"  # the commit left this app as it was
+        seconds = _s(detected, diffed) - _overlap_s(detected, diffed, exports.get(rev or "", []))
+        out["compare_unchanged" if unchanged else "compare"].append(seconds)
         synced = _first(mine, diffed, "sync_finished", automated=True, phase="Succeeded")
         _overhead(mine, reconciles, started[-1], diffed, synced, out["overhead"])
         if synced is None or synced.revision != rev or synced.data.get("dry_run"):

@@ -108,6 +108,8 @@ def predict_commit(
         raise ValueError(f"touched must be between 0 (all) and the {config.apps} apps, got {touched}")
     for step in (*COMMIT_STEPS, *(["webhook"] if config.webhook else [])):
         fit.step(step, needed_for="a commit prediction")
+    if 0 < touched < config.apps:
+        fit.step("compare_unchanged", needed_for="a commit that leaves some apps unchanged")
     if config.repo_files and not fit.export_files:
         raise ValueError(
             f"repo_files={config.repo_files}, but the fit does not know how many files its exports held: "

@@ -17,8 +17,9 @@ What :class:`PipelineRun` simulates:
 - **the work queue** of each controller shard (:class:`labkit.sim.queue.AppQueue`)
   and its workers; apps are dealt to shards round-robin;
 - **per app**: ``refresh`` (ask Git), then on a new commit ``compare``
-  (render + diff) and, for the apps the commit changed, ``apply`` (the
-  sync), on the same worker or, with ``operation_workers``, on a separate
+  (render + diff; ``compare_unchanged`` for an app the commit did not
+  change, which needs no server-side dry run) and, for the apps the commit
+  changed, ``apply`` (the sync), on the same worker or, with ``operation_workers``, on a separate
   sync queue; then ``health`` (waiting for pods is the cluster's work: it
   holds no worker); a poll that finds no new commit costs ``refresh`` only,
   or ``refresh`` + ``compare`` with ``poll_compares``; every reconcile that
@@ -218,7 +219,7 @@ class PipelineRun:
             if head != app.seen:
                 app.seen = head
                 yield from self._export(head)
-                yield from self._step("compare")
+                yield from self._step("compare" if name in self.touched else "compare_unchanged")
                 if name in self.touched:
                     yield from self._sync(app, "commit")
             elif due and self.c.poll_compares:
@@ -285,7 +286,7 @@ class PipelineRun:
 
     def _step(self, step: str) -> Proc:
         """Hold the worker for one step, with a render slot (refresh, compare) and a CPU slot if limited."""
-        render = self.render if step in ("refresh", "compare") else None
+        render = self.render if step in ("refresh", "compare", "compare_unchanged") else None
         held = [r for r in (render, self.cpu) if r is not None]  # always in this order: no deadlock
         requests = [r.request() for r in held]
         try:

@@ -50,6 +50,7 @@ KNOWN = {  # step: (mu, sigma) of ln(seconds)
     "webhook": (-3.0, 0.3),
     "refresh": (-2.0, 0.4),
     "compare": (-1.5, 0.3),
+    "compare_unchanged": (-4.5, 0.3),
     "apply": (-1.0, 0.5),
     "health": (0.0, 0.5),
     "detect": (-0.7, 0.3),
@@ -62,7 +63,9 @@ FILES = 120
 """Files in the synthetic repository's exports."""
 
 
-def _write_timeline(path: Path, commits: int, apps: int = 2, drifts: int = 0, seed: int = 1) -> Timeline:
+def _write_timeline(
+    path: Path, commits: int, apps: int = 2, drifts: int = 0, seed: int = 1, untouched: int = 0
+) -> Timeline:
     rng = random.Random(seed)
     timeline = Timeline(path)
     clock = [T0]
@@ -80,28 +83,64 @@ def _write_timeline(path: Path, commits: int, apps: int = 2, drifts: int = 0, se
         add("git", "pushed", clock[0], revision=rev, ref="refs/heads/main")
         received = after("webhook")
         add("controller", "webhook_received", received, revision=rev)
-        exported = 0
-        for a in range(apps):
-            app = f"app-{a}"
-            begun = received + 5_000_000 * a
-            overhead_ns = int(rng.lognormvariate(*KNOWN["overhead"]) * 1e9)  # half before, half after
-            clock[0] = begun + overhead_ns // 2
+        names = [f"app-{a}" for a in range(apps)] + [f"same-{u}" for u in range(untouched)]
+        begun, detected, overhead_ns = {}, {}, {}
+        for n, app in enumerate(names):  # refreshes first: the first to see the commit exports it
+            begun[app] = received + 5_000_000 * n
+            overhead_ns[app] = int(rng.lognormvariate(*KNOWN["overhead"]) * 1e9)  # half before, half after
+            clock[0] = begun[app] + overhead_ns[app] // 2
             add("controller", "refresh_started", clock[0], app=app, trigger="webhook")
-            add("controller", "revision_detected", after("refresh"), app=app, revision=rev, previous=previous)
-            if not exported:  # the first render of the commit exports it, once
-                start = clock[0]
-                exported = after("export")
-                took = (exported - start) / 1e9
-                add("controller", "checkout_exported", exported, revision=rev, duration_s=took, files=FILES)
-            clock[0] = max(clock[0], exported)  # every compare of the commit waits for its export
-            add("controller", "diff_computed", after("compare"), app=app, revision=rev, sync="OutOfSync")
-            started = clock[0] + 1_000_000
-            add("controller", "sync_started", started, app=app, revision=rev, automated=True, dry_run=False)
-            done = after("apply")
-            add("controller", "sync_finished", done, app=app, revision=rev, automated=True, phase="Succeeded")
-            end = done + overhead_ns - overhead_ns // 2
-            add("controller", "reconciled", end, app=app, reasons=["webhook"], duration_s=(end - begun) / 1e9)
-            add("controller", "healthy", after("health"), app=app, revision=rev)
+            detected[app] = after("refresh")
+            add("controller", "revision_detected", detected[app], app=app, revision=rev, previous=previous)
+        clock[0] = min(detected.values())
+        exported = after("export")
+        took = (exported - min(detected.values())) / 1e9
+        add("controller", "checkout_exported", exported, revision=rev, duration_s=took, files=FILES)
+        for app in names:
+            clock[0] = max(detected[app], exported)  # every compare of the commit waits for its export
+            if app.startswith("same-"):  # an app of the same repository the commit did not change
+                add(
+                    "controller",
+                    "diff_computed",
+                    after("compare_unchanged"),
+                    app=app,
+                    revision=rev,
+                    sync="Synced",
+                )
+                done = clock[0]
+            else:
+                add("controller", "diff_computed", after("compare"), app=app, revision=rev, sync="OutOfSync")
+                started = clock[0] + 1_000_000
+                add(
+                    "controller",
+                    "sync_started",
+                    started,
+                    app=app,
+                    revision=rev,
+                    automated=True,
+                    dry_run=False,
+                )
+                done = after("apply")
+                add(
+                    "controller",
+                    "sync_finished",
+                    done,
+                    app=app,
+                    revision=rev,
+                    automated=True,
+                    phase="Succeeded",
+                )
+            end = done + overhead_ns[app] - overhead_ns[app] // 2
+            add(
+                "controller",
+                "reconciled",
+                end,
+                app=app,
+                reasons=["webhook"],
+                duration_s=(end - begun[app]) / 1e9,
+            )
+            if not app.startswith("same-"):
+                add("controller", "healthy", after("health"), app=app, revision=rev)
         previous = rev
         clock[0] += 60 * 10**9
     for _ in range(drifts):
@@ -118,17 +157,26 @@ def _write_timeline(path: Path, commits: int, apps: int = 2, drifts: int = 0, se
 @pytest.fixture(scope="module")
 def fit(tmp_path_factory: pytest.TempPathFactory) -> PipelineFit:
     path = tmp_path_factory.mktemp("sim") / "timeline.jsonl"
-    return fit_timeline(_write_timeline(path, commits=200, apps=2, drifts=100))
+    return fit_timeline(_write_timeline(path, commits=200, apps=2, drifts=100, untouched=1))
 
 
 # -- fitting -----------------------------------------------------------------------------------------
 
 
 def test_fit_recovers_the_lognormal_step_times_of_a_synthetic_timeline(fit: PipelineFit) -> None:
-    counts = {"webhook": 200, "export": 200, "detect": 200, "heal": 200}  # one per push; one per drift
+    # one per push; one per drift; one per commit and unchanged app; the rest: one per commit per app
+    counts = {
+        "webhook": 200,
+        "export": 200,
+        "detect": 200,
+        "heal": 200,
+        "compare_unchanged": 200,
+        "overhead": 600,
+        "refresh": 600,
+    }
     for step, (mu, sigma) in KNOWN.items():
         got = fit.step(step, "this test")
-        assert got.n == counts.get(step, 400), step  # the rest: one per commit per app
+        assert got.n == counts.get(step, 400), step
         assert got.mu == pytest.approx(mu, abs=0.06), step
         assert got.sigma == pytest.approx(sigma, abs=0.05), step
     assert fit.export_files == FILES
@@ -225,6 +273,16 @@ def test_a_timeline_from_before_the_export_and_reconcile_events_says_which_are_m
         fit_timeline(old)
     assert caught.value.missing == {"export": 2, "overhead": 10}
     assert "export: 2 more `checkout_exported` events (one per commit the agent renders)" in str(caught.value)
+
+
+def test_a_commit_that_leaves_apps_unchanged_needs_their_compare_measured(tmp_path: Path) -> None:
+    fit = fit_timeline(_write_timeline(tmp_path / "t.jsonl", commits=12, apps=1))
+    assert fit.compare_unchanged is None
+    assert predict_commit(labkit_preset(5), fit, runs=1).unfinished == 0  # every app changes: not needed
+    with pytest.raises(NotEnoughEvents, match="compare_unchanged: 10 more `revision_detected`") as caught:
+        predict_commit(labkit_preset(5), fit, touched=1)
+    assert "apps a commit did not change" in str(caught.value)
+    assert "labkit.scale.run(lab, 20)" in str(caught.value)
 
 
 def test_a_drift_prediction_from_a_timeline_without_drift_says_how_to_measure_drift(tmp_path: Path) -> None:
@@ -329,7 +387,7 @@ def test_apps_created_last_are_queued_behind_all_the_others(fit: PipelineFit) ->
     anywhere = predict_commit(config, fit, touched=50, runs=2, seed=13)
     last = predict_commit(config, fit, touched=50, touched_last=True, runs=2, seed=13)
     # the 100 older apps refresh and compare first, on 4 workers
-    ahead_s = 100 * (fit.overhead.mean_s + fit.refresh.mean_s + fit.compare.mean_s) / 4
+    ahead_s = 100 * (fit.overhead.mean_s + fit.refresh.mean_s + fit.compare_unchanged.mean_s) / 4
     assert min(last.latencies["synced_s"]) > 0.8 * ahead_s
     assert min(anywhere.latencies["synced_s"]) < 0.2 * ahead_s
 
@@ -339,7 +397,7 @@ def _always(step: str, seconds: float) -> StepFit:
 
 
 def test_every_apps_first_render_of_a_commit_waits_for_its_one_export(fit: PipelineFit) -> None:
-    config = labkit_preset(200)
+    config = labkit_preset(200, poll_interval_s=0)  # the webhook alone: no polls in between
     quick = predict_commit(config, replace(fit, export=_always("export", 0.001)), runs=2, seed=11)
     slow = predict_commit(config, replace(fit, export=_always("export", 4.0)), runs=2, seed=11)
     assert min(slow.latencies["synced_s"]) > 4.0  # no app compares before the export is done
