@@ -16,7 +16,7 @@ from pathlib import Path
 
 from labkit.apps import AppClient
 from labkit.errors import LabkitError
-from labkit.events import Timeline
+from labkit.events import Event, Timeline
 from labkit.gitops import heartbeat
 from labkit.settings import Settings
 
@@ -52,14 +52,18 @@ def equal_to_git(
 
 def history(apps: AppClient, timeline: Timeline, names: Sequence[str]) -> Check:
     """Each app's ``status.history`` has one entry per successful sync on the timeline, ids 0..n-1,
-    and every revision the timeline says was synced (nothing lost, nothing twice)."""
+    and every revision the timeline says was synced (nothing lost, nothing twice).
+
+    A sync is one operation: its revision and its start time. A controller
+    killed after it logged ``sync_finished`` but before the status write
+    leaves the operation Running in the status; the next controller resumes
+    it under the same start time and logs ``sync_finished`` again
+    (``resumed``). Argo CD's history holds that operation once, and so must
+    labkit's: the resumed line is not counted again.
+    """
     lost, entries, syncs, broken = 0, 0, 0, []
     for name in names:
-        synced = [
-            e
-            for e in timeline.read(app=name, kind="sync_finished")
-            if e.data.get("phase") == "Succeeded" and not e.data.get("dry_run")
-        ]
+        synced = _operations(timeline, name)
         found = (apps.get(name).get("status") or {}).get("history") or []
         lost += len({e.revision for e in synced} - {h.get("revision") for h in found})
         ids = [int(h.get("id", -1)) for h in found]
@@ -70,6 +74,25 @@ def history(apps: AppClient, timeline: Timeline, names: Sequence[str]) -> Check:
         f"; {b}" for b in broken
     )
     return Check("history: one entry per sync, none lost", lost == 0 and not broken, measured)
+
+
+def _operations(timeline: Timeline, app: str) -> list[Event]:
+    """The successful, non-dry-run syncs of ``app``; a ``resumed`` one only if not logged before.
+
+    ``started_at`` has the status's one-second resolution, so two syncs of one
+    revision may share it (a self-heal right after a sync): only a resumed
+    event is matched against it.
+    """
+    found: list[Event] = []
+    logged: set[tuple[str | None, object]] = set()
+    for e in timeline.read(app=app, kind="sync_finished"):
+        if e.data.get("phase") != "Succeeded" or e.data.get("dry_run"):
+            continue
+        key = (e.revision, e.data.get("started_at"))
+        if not (e.data.get("resumed") and key in logged):
+            found.append(e)
+        logged.add(key)
+    return found
 
 
 def agent_outages(timeline: Timeline, since_ns: int, worst_restart_s: float) -> Check:

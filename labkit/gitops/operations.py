@@ -212,21 +212,45 @@ class Operations:
         if not run.done:
             self.schedule(1.0, spec.name, "sync-wait")  # in case no watch event comes
             return now
+        return self._finish(spec, now, run, op)
+
+    def _finish(
+        self, spec: AppSpec, now: OperationResult, run: SyncRun, op: SyncOperation
+    ) -> OperationResult:
+        """The run ended: log it, write its result to the status, clear the operation.
+
+        The order matters when the controller is killed in between: (1) the
+        timeline, once; (2) the result into the Application's status, as Argo
+        CD's persistRevisionHistory and setOperationState do; (3) only then the
+        operation goes. Killed before (2), the status still says Running and
+        the next controller resumes the operation under the same start time (it
+        logs it again, same ``started_at``: one operation); killed after (2),
+        the result is safe. A failed write (2) returns ``now`` unchanged but for
+        the decision: the run stays unrecorded and the next reconcile computes
+        and writes the same result again (no second history entry).
+        """
         succeeded = run.phase is OperationPhase.Succeeded
-        memory = now.memory
+        done = replace(now, sync_error="" if succeeded else run.message, finished=True)
         if op.automated:
-            memory = replace(memory, last_failed=not succeeded, last_attempt_at=self.clock())
-            if succeeded:
-                memory = replace(memory, retries=0)
+            memory = replace(now.memory, last_failed=not succeeded, last_attempt_at=self.clock())
+            done = replace(done, memory=replace(memory, retries=0) if succeeded else memory)
         if succeeded and not op.dry_run:
-            now = replace(
-                now, history=st.add_history(now.history, spec, run, op), deployed_revision=run.revision
-            )
-        # Persist the result first, as Argo CD does when a sync ends
-        # (persistRevisionHistory, then setOperationState): killed a moment
-        # later, the controller must not lose the history entry of a sync it
-        # logged as finished. Then the timeline, then the operation goes.
-        self._record_result(spec, now)
+            history = st.add_history(now.history, spec, run, op)
+            done = replace(done, history=history, deployed_revision=run.revision)
+        if not run.logged:
+            self._log_finished(spec, run, op)
+            run.logged = True
+        try:
+            self._record_result(spec, done)
+        except LabkitError as e:  # the API server is down: the same result is written next time
+            self.schedule(2.0, spec.name, "record-retry")
+            return replace(now, last_decision=f"sync result not written yet ({e.message}); trying again")
+        run.recorded = True
+        self._clear_operation(spec)
+        self.schedule(0.0, spec.name, "synced")  # compare again right away
+        return done
+
+    def _log_finished(self, spec: AppSpec, run: SyncRun, op: SyncOperation) -> None:
         self.timeline.append(
             "controller",
             "sync_finished",
@@ -242,9 +266,6 @@ class Operations:
             started_at=st.iso(run.started_at),
             resumed=run.resumed,
         )
-        self._clear_operation(spec)
-        self.schedule(0.0, spec.name, "synced")  # compare again right away
-        return replace(now, memory=memory, sync_error="" if succeeded else run.message, finished=True)
 
     def _on_result(self, app: str, revision: str, result: ResourceResult) -> None:
         self.timeline.append(
@@ -283,8 +304,8 @@ class Operations:
     def _record_result(self, spec: AppSpec, now: OperationResult) -> None:
         """Write the finished ``operationState`` and the ``history`` to the Application's status now.
 
-        Fails (API server down) before anything is logged or cleared: the
-        operation stays requested and is synced again on the next reconcile.
+        Raises when the API server is down; the caller keeps the run unrecorded
+        (still ``syncing``) and writes this same result on the next reconcile.
         """
         status = {"history": now.history, "operationState": now.op_state}
         self.kube.patch_status(API_VERSION, KIND, spec.name, self.namespace, status)

@@ -72,7 +72,8 @@ class AppRecord:
 
     @property
     def syncing(self) -> bool:
-        return self.run is not None and not self.run.done
+        """An operation runs: not finished, or finished but its result not yet in the status."""
+        return self.run is not None and not (self.run.done and self.run.recorded)
 
     @classmethod
     def from_status(cls, name: str, status: Manifest) -> AppRecord:

@@ -103,6 +103,11 @@ class SyncRun:
     finished_at: float | None = None
     resumed: bool = False
     """A sync a stopped controller had started, taken up again under its first start time."""
+    logged: bool = False
+    """Its ``sync_finished`` is on the timeline (set by the controller's Operations, once)."""
+    recorded: bool = False
+    """Its result is in the Application's status (set by the controller's Operations); until then
+    a finished run still counts as the app's running operation."""
     _checked: bool = False
     _next_wave: int = 0
     _wave_done_at: float = 0.0

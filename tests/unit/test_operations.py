@@ -8,11 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from labkit.events import Timeline
 from labkit.gitops.application import AppSpec, application_manifest
 from labkit.gitops.autosync import Memory
+from labkit.gitops.controller import _take_operation
 from labkit.gitops.livecache import LiveCache
 from labkit.gitops.operations import Operations
 from labkit.gitops.record import AppRecord
@@ -60,50 +59,81 @@ def test_a_requested_sync_returns_its_result_and_leaves_the_record_alone(tmp_pat
     assert scheduled == [(0.0, "demo", "synced")]
 
 
-def test_a_finished_sync_writes_its_history_to_the_status_before_it_logs_or_clears_the_operation(
-    tmp_path: Path,
-) -> None:
-    """Killed right after ``sync_finished`` was logged, the controller must not lose the entry."""
-    kube, scheduled = FakeKube(), []
+def requested_sync(kube: FakeKube) -> dict[str, Any]:
     obj = app()
     obj["operation"] = {"sync": {"prune": False}, "initiatedBy": {"username": "learner"}}
     kube.apply(obj)
-    ops = operations(kube, tmp_path, scheduled)
-    logged_with: list[Any] = []
-    append = ops.timeline.append
+    return obj
 
-    def spy(actor: str, kind: str, **data: Any) -> Any:
+
+def test_a_finished_sync_is_logged_then_written_to_the_status_then_its_operation_cleared(
+    tmp_path: Path,
+) -> None:
+    """The order a kill at any moment relies on (see ``Operations._step``)."""
+    kube, scheduled = FakeKube(), []
+    obj = requested_sync(kube)
+    ops = operations(kube, tmp_path, scheduled)
+    seen: list[tuple[str, Any]] = []
+    append, patch_status = ops.timeline.append, kube.patch_status
+
+    def log(actor: str, kind: str, **data: Any) -> Any:
         if kind == "sync_finished":
-            logged_with.append(copy.deepcopy(kube.find("Application", "demo")))
+            seen.append(("logged", copy.deepcopy(kube.find("Application", "demo"))))
         return append(actor, kind, **data)
 
-    ops.timeline.append = spy  # type: ignore[method-assign]
-    ops.act(obj, AppSpec.from_manifest(obj), AppRecord("demo", revision=REV), None)
-    [seen] = logged_with
-    assert [h["revision"] for h in seen["status"]["history"]] == [REV]
-    assert seen["status"]["operationState"]["phase"] == "Succeeded"
-    assert seen.get("operation"), "the operation is cleared only after the result is persisted"
-    assert kube.find("Application", "demo").get("operation") is None  # type: ignore[union-attr]
+    def write(*args: Any) -> Any:
+        seen.append(("written", copy.deepcopy(kube.find("Application", "demo"))))
+        return patch_status(*args)
+
+    ops.timeline.append, kube.patch_status = log, write  # type: ignore[method-assign]
+    result = ops.act(obj, AppSpec.from_manifest(obj), AppRecord("demo", revision=REV), None)
+    assert [step for step, _ in seen] == ["logged", "written"]
+    assert all(app.get("operation") for _, app in seen), "the operation is cleared last"
+    final = kube.find("Application", "demo")
+    assert final is not None and final.get("operation") is None
+    assert [h["revision"] for h in final["status"]["history"]] == [REV]
+    assert final["status"]["operationState"]["phase"] == "Succeeded"
+    assert result.finished and result.run is not None and result.run.recorded
     [finished] = Timeline(tmp_path / "timeline.jsonl").read(kind="sync_finished")
     assert finished.data["started_at"] == "1970-01-01T00:16:40Z" and finished.data["resumed"] is False
 
 
-def test_a_result_that_cannot_be_persisted_is_neither_logged_nor_cleared(tmp_path: Path) -> None:
+def test_a_result_the_api_server_does_not_take_is_written_again_and_logged_once(tmp_path: Path) -> None:
     kube, scheduled = FakeKube(), []
-    obj = app()
-    obj["operation"] = {"sync": {"prune": False}, "initiatedBy": {"username": "learner"}}
-    kube.apply(obj)
+    obj = requested_sync(kube)
+    ops, record = operations(kube, tmp_path, scheduled), AppRecord("demo", revision=REV)
+    patch_status = kube.patch_status
 
     def api_down(*args: Any) -> Any:
         raise KubeApiError("the API server is restarting", code=503)
 
     kube.patch_status = api_down  # type: ignore[method-assign]
-    with pytest.raises(KubeApiError):
-        operations(kube, tmp_path, scheduled).act(
-            obj, AppSpec.from_manifest(obj), AppRecord("demo", revision=REV), None
-        )
-    assert Timeline(tmp_path / "timeline.jsonl").read(kind="sync_finished") == []
-    assert kube.find("Application", "demo")["operation"], "still requested: the next reconcile syncs again"  # type: ignore[index]
+    first = ops.act(obj, AppSpec.from_manifest(obj), record, None)
+    assert not first.finished and first.run is not None and first.run.done and not first.run.recorded
+    assert scheduled[-1] == (2.0, "demo", "record-retry")
+    assert kube.find("Application", "demo")["operation"], "still requested"  # type: ignore[index]
+    _take_operation(record, first)  # what the controller keeps of it
+    assert record.syncing, "a finished run not yet written is still the app's operation"
+    kube.patch_status = patch_status  # type: ignore[method-assign]
+    again = ops.act(obj, AppSpec.from_manifest(obj), record, None)
+    assert again.finished and again.run is first.run and [h["revision"] for h in again.history] == [REV]
+    assert len(Timeline(tmp_path / "timeline.jsonl").read(kind="sync_finished")) == 1
+    assert kube.find("Application", "demo").get("operation") is None  # type: ignore[union-attr]
+
+
+def test_a_sync_cut_short_before_its_status_write_is_resumed_under_its_start_time(tmp_path: Path) -> None:
+    """Killed between the log and the status write: the next controller finishes the same operation."""
+    kube, scheduled = FakeKube(), []
+    obj = requested_sync(kube)
+    started = "1970-01-01T00:16:30Z"
+    status = {"operationState": {"phase": "Running", "startedAt": started, "operation": obj["operation"]}}
+    record = AppRecord.from_status("demo", status)
+    record.revision = REV  # what the next controller's first refresh finds
+    result = operations(kube, tmp_path, scheduled).act(obj, AppSpec.from_manifest(obj), record, None)
+    assert result.finished and result.run is not None and result.run.resumed
+    assert [(h["revision"], h["deployStartedAt"]) for h in result.history] == [(REV, started)]
+    [finished] = Timeline(tmp_path / "timeline.jsonl").read(kind="sync_finished")
+    assert (finished.data["started_at"], finished.data["resumed"]) == (started, True)
 
 
 def test_a_self_heal_in_backoff_schedules_the_next_look_instead_of_syncing(tmp_path: Path) -> None:
