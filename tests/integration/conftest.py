@@ -5,7 +5,8 @@ Tests that break a lab on purpose (kill it, reset it, take it down, race two
 `labkit up`) get a ``scratch`` lab of their own in a temporary LABKIT_HOME,
 torn down afterwards whatever happened, so the session's shared ``lab`` is
 never disturbed. Tests that drive the controller through Git take ``gitapp``
-(one app) or ``make_app`` (several); see ``apphelpers.py``.
+(one app) or ``make_app`` (several); see ``apphelpers.py``. Tests of the real
+Argo CD take ``argocd`` and ``argo_app``; see ``argohelpers.py``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from labkit.drift import DriftInjector
+from labkit.kube import Kube
 from labkit.settings import Settings
-from tests.integration.apphelpers import GitApp, MakeApp, gitapps
+from tests.integration.apphelpers import GitApp, MakeApp, gitapps, new_name
+from tests.integration.argohelpers import API, NS
 
 if TYPE_CHECKING:
+    from labkit.argocd import ArgoCD
     from labkit.lab import Lab
 
 log = logging.getLogger("labkit.tests")
@@ -75,6 +79,26 @@ def make_app(lab: Lab) -> Iterator[MakeApp]:
 def drift(lab: Lab) -> DriftInjector:
     """Drift made with the real kubectl, each change written to the timeline as ``drift_injected``."""
     return DriftInjector(lab.kubeconfig, lab.timeline, echo=log.info, context=lab.context)
+
+
+@pytest.fixture(scope="module")
+def argocd(lab: Lab) -> Iterator[ArgoCD]:
+    """The real Argo CD on the session lab, for the tests of one module; stopped after them."""
+    lab.argocd.up(progress=print)
+    yield lab.argocd
+    lab.argocd.down(progress=print)
+
+
+@pytest.fixture
+def argo_app(lab: Lab) -> Iterator[tuple[str, Kube]]:
+    """A name for an Argo CD app and its namespace, deleted afterwards, and a kube client."""
+    name = new_name("argo")
+    with lab.kube() as kube:
+        yield name, kube
+        if kube.get(API, "Application", name, NS):
+            kube.patch(API, "Application", name, NS, {"metadata": {"finalizers": None}})
+            kube.delete(API, "Application", name, NS)
+        kube.delete("v1", "Namespace", name, None)
 
 
 @pytest.fixture

@@ -10,15 +10,14 @@ both labkit's agent and the real Argo CD report it Degraded with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from labkit.kube import Kube
-from tests.integration.apphelpers import GitApp, deployment, dump, eventually, new_name
-from tests.integration.test_argocd import API, NS, app_status, application, kubectl_apply, wait_app
+from tests.integration.apphelpers import GitApp, deployment, dump, eventually
+from tests.integration.argohelpers import app_status, application, kubectl_apply, wait_app
 
 if TYPE_CHECKING:
     from labkit.argocd import ArgoCD
@@ -74,25 +73,6 @@ def test_a_typo_in_the_image_tag_goes_degraded_and_a_rollback_then_a_revert_brin
 
 
 # -- the same with the real Argo CD ------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def argocd(lab: Lab) -> Iterator[ArgoCD]:
-    lab.argocd.up(progress=print)
-    yield lab.argocd
-    lab.argocd.down(progress=print)
-
-
-@pytest.fixture
-def argo_app(lab: Lab) -> Iterator[tuple[str, Kube]]:
-    """A name for an Argo CD app and its namespace, deleted afterwards, and a kube client."""
-    name = new_name("abad")
-    with lab.kube() as kube:
-        yield name, kube
-        if kube.get(API, "Application", name, NS):
-            kube.patch(API, "Application", name, NS, {"metadata": {"finalizers": None}})
-            kube.delete(API, "Application", name, NS)
-        kube.delete("v1", "Namespace", name, None)
 
 
 @pytest.mark.argocd

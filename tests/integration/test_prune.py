@@ -10,15 +10,14 @@ and test_argocd.py; this module checks what a learner sees in between.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from labkit.kube import Kube
-from tests.integration.apphelpers import GitApp, configmap, deployment, dump, eventually, new_name
-from tests.integration.test_argocd import API, NS, app_status, application, kubectl_apply, wait_app
+from tests.integration.apphelpers import GitApp, configmap, deployment, dump, eventually
+from tests.integration.argohelpers import app_status, application, kubectl_apply, wait_app
 
 if TYPE_CHECKING:
     from labkit.argocd import ArgoCD
@@ -55,25 +54,6 @@ def test_a_file_removed_from_git_with_prune_off_is_kept_and_shown_as_requiring_p
     eventually(lambda: gitapp.live("ConfigMap", "web-config") is None, 30, "web-config pruned")
     obj = gitapp.wait(sync="Synced", timeout_s=30)
     assert extraneous(obj["status"]["resources"]) == []
-
-
-@pytest.fixture(scope="module")
-def argocd(lab: Lab) -> Iterator[ArgoCD]:
-    lab.argocd.up(progress=print)
-    yield lab.argocd
-    lab.argocd.down(progress=print)
-
-
-@pytest.fixture
-def argo_app(lab: Lab) -> Iterator[tuple[str, Kube]]:
-    """A name for an Argo CD app and its namespace, deleted afterwards, and a kube client."""
-    name = new_name("aprune")
-    with lab.kube() as kube:
-        yield name, kube
-        if kube.get(API, "Application", name, NS):
-            kube.patch(API, "Application", name, NS, {"metadata": {"finalizers": None}})
-            kube.delete(API, "Application", name, NS)
-        kube.delete("v1", "Namespace", name, None)
 
 
 @pytest.mark.argocd
