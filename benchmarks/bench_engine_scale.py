@@ -55,8 +55,9 @@ NAMES = {"labkit": "labkit's agent", "argocd": "Argo CD", "flux": "Flux"}
 PROCESSES = {"labkit": ("controller",), "argocd": ARGOCD_PROCESSES, "flux": FLUX_PROCESSES}
 """The supervisor's names for each engine's processes (Argo CD's include its Redis)."""
 FLUX_INTERVAL = "10m"
-"""The Kustomizations' interval here: the one of Flux's own Kustomization example. With
-``bench_engines``' 30 s, 1000 Kustomizations would keep Flux re-applying ~33 a second."""
+"""The Kustomizations' interval here: what ``flux bootstrap`` gives its Kustomization (the GitRepository
+gets 1m, :data:`benchmarks.bench_engines.SOURCE_INTERVAL`). With ``bench_engines``' 30 s, 1000
+Kustomizations would keep Flux re-applying ~33 a second whether or not anything changed."""
 
 
 def limit_s(apps: int) -> float:
@@ -303,8 +304,11 @@ def measure_engines(lab: Lab, n: int) -> dict[str, EngineRun]:
 
 def run(tmp: Path, apps: tuple[int, ...] = bench_scale.APPS) -> list[Row]:
     """The engine-scale table: for each size a fresh lab, every engine measured on it in turn."""
+    from benchmarks.run import table
+
     out: list[Row] = []
     for n in apps:
         runs: dict[str, EngineRun] = bench_scale.measure(tmp, n, measure_engines)
+        print(table(f"engine-scale, {n} apps", rows(runs)), flush=True)  # each size as soon as it is done
         out += rows(runs)
     return out

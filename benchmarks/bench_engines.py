@@ -40,6 +40,9 @@ API = {
 KIND = {"labkit": "Application", "argocd": "Application", "flux": "Kustomization"}
 FLUX_INTERVAL = "30s"
 """The Kustomizations' interval: how often Flux compares and reverts drift (Flux's docs use 1m-10m)."""
+SOURCE_INTERVAL = "1m"
+"""The GitRepository's interval: what ``flux bootstrap`` and ``flux create source git`` give it. It
+bounds a push whose reconcile request got lost to a minute (with 10m a lost request cost up to 10 min)."""
 POLL_S = 0.05
 
 
@@ -121,7 +124,7 @@ def git_repository(lab: Lab) -> dict[str, Any]:
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
         "metadata": {"name": "bench", "namespace": "flux-system"},
-        "spec": {"interval": "10m", "url": githttp.url(lab.state_dir), "ref": {"branch": "main"}},
+        "spec": {"interval": SOURCE_INTERVAL, "url": githttp.url(lab.state_dir), "ref": {"branch": "main"}},
     }
 
 
