@@ -8,7 +8,8 @@ that the measured engine has the machine's 2 cores to itself instead of a
 third of them (``bench_engines`` runs all three together): labkit's agent
 (always there), then the real Argo CD (``lab.argocd.up``, its default
 processors), then the real Flux (``lab.flux.up``, kustomize-controller's
-default ``--concurrent=4``). Each engine, in turn:
+default ``--concurrent=4``; the GitRepository on a 1m and the Kustomizations on
+a 10m interval, as ``flux bootstrap`` makes them). Each engine, in turn:
 
 1. gets N apps from the same folders of the lab's repository over HTTP
    (``scale/s-0000`` …, :func:`labkit.scale.manifests`: a Deployment and four
@@ -66,8 +67,12 @@ def limit_s(apps: int) -> float:
 
 
 def poll_s(apps: int) -> float:
-    """Seconds between two list calls of the observer: 50 ms up to 100 apps, 0.5 s at 1000."""
-    return max(bench_engines.POLL_S, apps / 2000)
+    """Seconds between the observer's list calls: 1 ms an app (0.1 s at 100, 1 s at 1000), at least 50 ms.
+
+    A list's cost grows with N (an Argo CD Application with its status is a few kB): polling
+    1000 apps every 50 ms would take a core from the engine being measured.
+    """
+    return max(bench_engines.POLL_S, apps / 1000)
 
 
 @dataclass(frozen=True)
