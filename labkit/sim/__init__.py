@@ -4,7 +4,8 @@ Three steps:
 
 1. :mod:`labkit.sim.fit` — :func:`fit_timeline` measures each step of the
    pipeline (webhook, refresh, compare, apply, health, detect, heal, the
-   export of each new commit and the worker's overhead per reconcile) on the
+   compare of an app a commit left unchanged, the export of each new commit
+   and the worker's overhead per reconcile) on the
    lab's timeline and fits a distribution per step (:class:`PipelineFit`).
 2. :mod:`labkit.sim.model` — :func:`predict_commit` and :func:`predict_drift`
    simulate the agent on SimPy (:mod:`labkit.sim.pipeline`: triggers, work
