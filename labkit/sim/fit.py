@@ -332,7 +332,8 @@ def _webhook(events: list[Event], out: list[float]) -> None:
 
 
 def _commit_steps(own: list[Event], out: dict[str, list[float]], exports: Windows) -> None:
-    """refresh, compare, apply, health and overhead of each new revision one app's controller saw."""
+    """refresh, compare (or compare_unchanged), apply, health and overhead of each new revision one app's
+    controller saw."""
     mine = [e for e in own if e.actor == "controller"]
     reconciles = [e for e in mine if e.kind == "reconciled"]
     for detected in (e for e in mine if e.kind == "revision_detected" and e.data.get("previous")):
