@@ -2,7 +2,7 @@
 
 Three steps:
 
-1. :mod:`labkit.sim.fit` — :func:`fit_timeline` measures each step of the
+1. :mod:`labkit.sim.fit` — :func:`fit_timeline` measures (:mod:`labkit.sim.steps`) each step of the
    pipeline (webhook, refresh, compare, apply, health, detect, heal, the
    compare of an app a commit left unchanged, the export of each new commit
    and the worker's overhead per reconcile) on the
@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from labkit.sim.config import PRESETS, SimConfig, argocd, flux
 from labkit.sim.config import labkit as labkit_preset
-from labkit.sim.fit import NotEnoughEvents, PipelineFit, StepFit, fit_timeline, step_durations
+from labkit.sim.fit import NotEnoughEvents, PipelineFit, StepFit, fit_timeline
 from labkit.sim.model import Prediction, predict_commit, predict_drift, predict_many
 from labkit.sim.pipeline import backoff_s
+from labkit.sim.steps import step_durations
 from labkit.sim.validate import measured_latencies, validate, validation_rows
 
 __all__ = [
