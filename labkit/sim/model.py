@@ -73,7 +73,9 @@ def poll_load(config: SimConfig, fit: PipelineFit) -> float:
     """Share of the workers' time polls alone take (mean step times); at 1 or more the queue never drains."""
     if not config.poll_interval_s:
         return 0.0
-    cost = fit.overhead.mean_s + fit.refresh.mean_s + (fit.compare.mean_s if config.poll_compares else 0.0)
+    cost = fit.refresh.mean_s
+    if config.poll_compares:  # a poll that compares also writes the status: the overhead
+        cost += fit.compare.mean_s + fit.overhead.mean_s
     per_second = config.apps / (config.poll_interval_s + config.poll_jitter_s / 2)
     hands = config.workers * config.shards
     for limit in (config.cpu_slots, config.render_parallelism):

@@ -23,7 +23,7 @@ What :class:`PipelineRun` simulates:
   sync queue; then ``health`` (waiting for pods is the cluster's work: it
   holds no worker); a poll that finds no new commit costs ``refresh`` only,
   or ``refresh`` + ``compare`` with ``poll_compares``; every reconcile that
-  refreshes or heals (and every sync on an operation worker) also holds its
+  compares or heals (and every sync on an operation worker) then holds its
   worker for the ``overhead`` (reading the Application, writing its status);
 - **the export** of each new commit, once (``Checkouts`` in
   ``labkit.gitops.source``): the first compare of that commit starts it, and
@@ -206,39 +206,46 @@ class PipelineRun:
     # -- the worker's side ------------------------------------------------------------------------
 
     def _reconcile(self, name: str, reasons: frozenset[str]) -> Proc:
-        """One reconcile, as ``Controller.process``: refresh if due, then compare and sync what is new."""
+        """One reconcile, as ``Controller.process``: refresh if due, then compare and sync what is new.
+
+        A reconcile that compared or healed then holds its worker for the ``overhead`` (most of it is
+        writing the status, after the sync is recorded); a poll that finds no new commit costs its
+        refresh only, as ``Controller.process`` returns before it writes anything.
+        """
         app = self.apps[name]
         due = "poll" in reasons and self.env.now >= app.next_poll_at - _EPS
-        refresh = bool(reasons & REFRESH_REASONS) or due
-        if refresh or ("drift" in reasons and app.drifted_at is not None):
-            yield from self._step("overhead")
-        if refresh:
+        worked = False
+        if reasons & REFRESH_REASONS or due:
             head = self._revision()
             yield from self._step("refresh")
             self._poll_at(app, self.c.poll_interval_s + self.rng.uniform(0, self.c.poll_jitter_s))
             if head != app.seen:
-                app.seen = head
+                app.seen, worked = head, True
                 yield from self._export(head)
                 yield from self._step("compare" if name in self.touched else "compare_unchanged")
                 if name in self.touched:
                     yield from self._sync(app, "commit")
             elif due and self.c.poll_compares:
+                worked = True
                 yield from self._step("compare")
                 if app.drifted_at is not None and not self.c.watch_drift:
                     yield from self._sync(app, "heal")  # an interval re-apply heals, no backoff
         if "drift" in reasons and app.drifted_at is not None:
-            yield from self._heal(app)
+            worked = (yield from self._heal(app)) or worked
+        if worked:
+            yield from self._step("overhead")
 
-    def _heal(self, app: _App) -> Proc:
-        """Self-heal now, or come back when the backoff allows (``selfheal.next_heal``)."""
+    def _heal(self, app: _App) -> Generator[simpy.Event, Any, bool]:
+        """Self-heal now (True), or come back when the backoff allows (``selfheal.next_heal``)."""
         now = self.env.now
         made = app.attempts if now - app.last_heal_at < self.c.heal_cooldown_s else 0
         wait = app.last_heal_at + backoff_s(made, self.c) - now if made else 0.0
         if wait > _EPS:
             app.queue.later(wait, app.name, "drift")
-            return
+            return False
         app.attempts, app.last_heal_at = made + 1, now
         yield from self._sync(app, "heal")
+        return True
 
     def _sync(self, app: _App, what: str) -> Proc:
         if app.ops is not None:
@@ -247,9 +254,9 @@ class PipelineRun:
         yield from self._apply(app, what)
 
     def _operate(self, name: str, reasons: frozenset[str]) -> Proc:
-        yield from self._step("overhead")
         for what in sorted(reasons):
             yield from self._apply(self.apps[name], what)
+        yield from self._step("overhead")
 
     def _apply(self, app: _App, what: str) -> Proc:
         if what == "commit":

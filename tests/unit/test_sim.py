@@ -414,8 +414,9 @@ def test_the_overhead_holds_the_worker_on_every_reconcile(fit: PipelineFit) -> N
         p = predict_commit(config, replace(fit, overhead=_always("overhead", overhead_s)), runs=1, seed=12)
         return p.quantile("synced_s", 1.0)
 
-    # one worker, 100 apps in line: the last one waits for every other app's overhead too
-    assert last(0.1) - last(0.001) == pytest.approx(100 * 0.099, rel=0.02)
+    # one worker, 100 apps in line: the last one waits for the 99 overheads before it (its own comes
+    # after its sync, writing the status)
+    assert last(0.1) - last(0.001) == pytest.approx(99 * 0.099, rel=0.01)
 
 
 def test_repo_files_need_a_fit_that_counted_its_files(fit: PipelineFit) -> None:
@@ -435,7 +436,7 @@ def test_one_cpu_slot_makes_many_workers_work_like_one(fit: PipelineFit) -> None
     assert gil == pytest.approx(p95(labkit_preset(200, workers=1)), rel=0.15)
     one = predict_commit(labkit_preset(200, workers=1), fit, runs=1)
     assert predict_commit(labkit_preset(200, workers=8, cpu_slots=1), fit, runs=1).poll_load == one.poll_load
-    assert one.poll_load == pytest.approx(200 / 32.5 * (fit.overhead.mean_s + fit.refresh.mean_s))
+    assert one.poll_load == pytest.approx(200 / 32.5 * fit.refresh.mean_s)  # a poll that finds nothing
 
 
 def test_every_app_syncs_under_every_preset(fit: PipelineFit) -> None:
