@@ -191,6 +191,7 @@ class Operations:
         if now.resumed_started_at is not None:
             run.started_at, run.resumed = now.resumed_started_at, True
         memory = now.memory if op.dry_run else replace(now.memory, synced_revision=revision)
+        self._record_running(spec, run, op)
         self.timeline.append(
             "controller",
             "sync_started",
@@ -300,6 +301,15 @@ class Operations:
                 return False
             raise
         return True
+
+    def _record_running(self, spec: AppSpec, run: SyncRun, op: SyncOperation) -> None:
+        """Write ``operationState`` (phase Running, startedAt) before the sync begins, as Argo CD does.
+
+        A controller killed from here until the result is written leaves a
+        status the next controller resumes, under this start time.
+        """
+        state = {**st.operation_state(run, op), "finishedAt": None}  # None: the last sync's goes
+        self.kube.patch_status(API_VERSION, KIND, spec.name, self.namespace, {"operationState": state})
 
     def _record_result(self, spec: AppSpec, now: OperationResult) -> None:
         """Write the finished ``operationState`` and the ``history`` to the Application's status now.

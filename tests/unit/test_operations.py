@@ -87,7 +87,11 @@ def test_a_finished_sync_is_logged_then_written_to_the_status_then_its_operation
 
     ops.timeline.append, kube.patch_status = log, write  # type: ignore[method-assign]
     result = ops.act(obj, AppSpec.from_manifest(obj), AppRecord("demo", revision=REV), None)
-    assert [step for step, _ in seen] == ["logged", "written"]
+    assert [step for step, _ in seen] == ["written", "logged", "written"]
+    running = seen[1][1]["status"]["operationState"]
+    assert (running["phase"], running["startedAt"]) == ("Running", "1970-01-01T00:16:40Z"), (
+        "a kill after the log finds a Running operation to resume"
+    )
     assert all(app.get("operation") for _, app in seen), "the operation is cleared last"
     final = kube.find("Application", "demo")
     assert final is not None and final.get("operation") is None
@@ -105,6 +109,8 @@ def test_a_result_the_api_server_does_not_take_is_written_again_and_logged_once(
     patch_status = kube.patch_status
 
     def api_down(*args: Any) -> Any:
+        if "history" not in args[-1]:
+            return patch_status(*args)  # the Running state went through; the result does not
         raise KubeApiError("the API server is restarting", code=503)
 
     kube.patch_status = api_down  # type: ignore[method-assign]
