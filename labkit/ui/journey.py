@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 LANES = ("git", "pipeline", "controller", "drift")
 LANE_COLORS = {"git": "tab:purple", "pipeline": "tab:orange", "controller": "tab:blue", "drift": "tab:red"}
 EVENT_COLUMNS = ["t_s", "actor", "kind", "label", "ts_ns"]
+BOOKKEEPING = frozenset({"reconciled"})
+"""Events kept for the what-if model's fit (one per reconcile), not steps of a commit's journey."""
 
 
 def _pick_revision(rows: list[dict[str, Any]], app: str, revision: str | None) -> str | None:
@@ -69,6 +71,7 @@ def _commit_rows(
     rows: list[dict[str, Any]], app: str, revision: str | None
 ) -> tuple[str, list[dict[str, Any]]]:
     """(full sha, the events of that commit of ``app`` with ``t_s`` set); ("", []) when there are none."""
+    rows = [r for r in rows if r["kind"] not in BOOKKEEPING]
     rev = _pick_revision(rows, app, revision)
     # The push pipeline deploys the same commit (often as its own app): its lane belongs in the picture.
     own = [
