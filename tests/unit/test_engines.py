@@ -1,4 +1,4 @@
-"""labkit.course.engines: waiting for Argo CD's Application and comparing it with labkit's, with fakes."""
+"""labkit.course.engines with fakes, and the table of benchmarks/bench_engine_scale.py."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks import bench_engine_scale as es
 from labkit import course
 from labkit.errors import LabkitError
 
@@ -91,9 +92,6 @@ def test_time_until_replicas_reports_when_each_namespace_is_back_and_nan_for_nev
 
 
 # -- benchmarks/bench_engine_scale.py: the engine-scale table's pure parts ------------------------------
-
-from benchmarks import bench_engine_scale as es  # noqa: E402
-
 
 def engine_run(
     engine: str, synced: list[float], apps: int = 4, setup_synced: int | None = None
