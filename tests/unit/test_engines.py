@@ -93,6 +93,7 @@ def test_time_until_replicas_reports_when_each_namespace_is_back_and_nan_for_nev
 
 # -- benchmarks/bench_engine_scale.py: the engine-scale table's pure parts ------------------------------
 
+
 def engine_run(
     engine: str, synced: list[float], apps: int = 4, setup_synced: int | None = None
 ) -> es.EngineRun:
