@@ -88,7 +88,7 @@ class Operations:
         if decision.act in (Act.AutoSync, Act.Retry):
             return self._auto_sync(obj, spec, record, now, decision, comparison)
         if decision.act is Act.SelfHeal:
-            return self._self_heal(spec, record, now, decision, comparison)
+            return self._self_heal(obj, spec, record, now, decision, comparison)
         if decision.act is Act.Wait:
             self.schedule(decision.wait_s, spec.name, "backoff")
         return now
@@ -115,12 +115,21 @@ class Operations:
 
     def _self_heal(
         self,
+        obj: Manifest,
         spec: AppSpec,
         record: AppRecord,
         now: OperationResult,
         decision: Decision,
         comparison: Comparison | None,
     ) -> OperationResult:
+        op = SyncOperation(
+            prune=spec.prune,
+            resources=tuple(sorted(decision.resources or ())),
+            initiated_by="automated sync policy (self-heal)",
+            automated=True,
+        )
+        if not self._write_operation(obj, op):
+            return now  # someone else's operation or spec change came first; it brings us back
         memory = replace(now.memory, heal_attempts=decision.attempt, last_heal_at=self.clock())
         self.timeline.append(
             "controller",
@@ -129,12 +138,6 @@ class Operations:
             revision=record.revision,
             attempt=decision.attempt,
             resources=sorted(str(k) for k in decision.resources or ()),
-        )
-        op = SyncOperation(
-            prune=spec.prune,
-            resources=tuple(sorted(decision.resources or ())),
-            initiated_by="automated sync policy (self-heal)",
-            automated=True,
         )
         return self._start(spec, record, replace(now, memory=memory), op, comparison)
 
@@ -280,7 +283,10 @@ class Operations:
         )
 
     def _write_operation(self, obj: Manifest, op: SyncOperation) -> bool:
-        """Show an automated sync in the Application too, as Argo CD does; False if it may not run.
+        """Show an automated sync or self-heal in the Application, as Argo CD does; False if it may not run.
+
+        Written, it is also what a restarted controller resumes when this one
+        is killed mid-sync (the status says Running, the operation is there).
 
         Like Argo CD's SetAppOperation: never over a user's operation (a
         rollback written a moment ago), never on a spec that changed since this
@@ -291,7 +297,9 @@ class Operations:
         current = self.kube.get(API_VERSION, KIND, name, self.namespace)
         if current is None or current.get("operation") is not None or current.get("spec") != obj.get("spec"):
             return False
-        body = operation_manifest(prune=op.prune, initiated_by=op.initiated_by, automated=True)
+        body = operation_manifest(
+            prune=op.prune, resources=op.resources, initiated_by=op.initiated_by, automated=True
+        )
         version = current["metadata"]["resourceVersion"]
         patch = {"metadata": {"resourceVersion": version}, "operation": body}
         try:

@@ -157,6 +157,32 @@ def test_a_self_heal_in_backoff_schedules_the_next_look_instead_of_syncing(tmp_p
     assert kube.calls == [("apply", "Application", "demo")], "nothing but the test's own write"
 
 
+def test_a_self_heal_writes_its_operation_so_a_restarted_controller_can_resume_it(tmp_path: Path) -> None:
+    from labkit.gitops.compare import compare
+
+    kube, scheduled = FakeKube(), []
+    obj = app(auto_sync=True, self_heal=True)
+    kube.apply(obj)
+    record = AppRecord("demo", revision=REV, deployed_revision=REV)
+    record.memory = Memory(synced_revision=REV)
+    drifted = compare("demo", REV, [CONFIG], [])
+    ops = operations(kube, tmp_path, scheduled)
+    written: list[Any] = []
+    patch = kube.patch
+
+    def spy(api: str, kind: str, name: str, ns: str, body: dict[str, Any], **kw: Any) -> Any:
+        if body.get("operation"):
+            written.append(body["operation"])
+        return patch(api, kind, name, ns, body, **kw)
+
+    kube.patch = spy  # type: ignore[method-assign]
+    result = ops.act(obj, AppSpec.from_manifest(obj), record, drifted)
+    assert result.run is not None and result.op is not None and result.op.resources
+    [operation] = written
+    assert operation["initiatedBy"] == {"username": "automated sync policy (self-heal)", "automated": True}
+    assert [r["name"] for r in operation["sync"]["resources"]] == ["web-config"], "a selective sync"
+
+
 def _imports(path: Path) -> set[str]:
     """The labkit.gitops modules ``path`` imports at run time (``if TYPE_CHECKING:`` blocks included)."""
     found = set()
