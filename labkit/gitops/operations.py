@@ -152,7 +152,11 @@ class Operations:
         comparison: Comparison | None,
     ) -> OperationResult:
         try:
-            revision = self.source.resolve(spec.repo_url, op.revision) if op.revision else record.revision
+            revision = (
+                self.source.resolve(spec.repo_url, op.revision)
+                if op.revision
+                else _resumed_revision(now) or record.revision
+            )
             if revision is None:
                 raise LabkitError("no revision to sync: the repository could not be read")
             desired = self.source.desired(
@@ -351,6 +355,17 @@ class Operations:
         patch = {"metadata": {"finalizers": finalizers or None}}
         self.kube.patch(API_VERSION, KIND, record.name, self.namespace, patch)
         return True
+
+
+def _resumed_revision(now: OperationResult) -> str | None:
+    """The revision a sync cut short was running, when this start resumes it (else None).
+
+    Resumed, a sync finishes what it began, as Argo CD resumes from its
+    operationState: a commit that arrived during the outage is synced next.
+    """
+    if now.resumed_started_at is None or not now.op_state:
+        return None
+    return (now.op_state.get("syncResult") or {}).get("revision") or None
 
 
 def _result_lost(now: OperationResult) -> OperationResult:

@@ -157,6 +157,18 @@ def test_a_self_heal_in_backoff_schedules_the_next_look_instead_of_syncing(tmp_p
     assert kube.calls == [("apply", "Application", "demo")], "nothing but the test's own write"
 
 
+def test_a_resumed_sync_finishes_the_revision_it_began_not_a_newer_one(tmp_path: Path) -> None:
+    kube, scheduled = FakeKube(), []
+    obj = requested_sync(kube)
+    started = "1970-01-01T00:16:30Z"
+    running = {"phase": "Running", "startedAt": started, "syncResult": {"revision": REV}}
+    record = AppRecord.from_status("demo", {"operationState": running})
+    record.revision = "2" * 40  # a commit pushed while the controller was down
+    result = operations(kube, tmp_path, scheduled).act(obj, AppSpec.from_manifest(obj), record, None)
+    assert result.run is not None and result.run.resumed and result.run.revision == REV
+    assert [(h["revision"], h["deployStartedAt"]) for h in result.history] == [(REV, started)]
+
+
 def test_a_self_heal_writes_its_operation_so_a_restarted_controller_can_resume_it(tmp_path: Path) -> None:
     from labkit.gitops.compare import compare
 
