@@ -50,29 +50,27 @@ def test_history_fails_when_a_synced_revision_is_missing_or_an_entry_is_extra(tm
     assert not extra.ok and "a: 3 entries for 2 syncs" in extra.measured
 
 
-def test_a_resumed_sync_logged_twice_under_one_start_time_is_one_sync(tmp_path: Path) -> None:
-    timeline = Timeline(tmp_path / "t.jsonl")
-    for resumed in (False, True):  # killed between the log and the status write, then resumed
-        timeline.append(
-            "controller",
-            "sync_finished",
-            app="a",
-            revision="r1",
-            phase="Succeeded",
-            dry_run=False,
-            started_at="2026-11-30T06:00:00Z",
-            resumed=resumed,
-        )
-    check = soak_checks.history(Apps(entries("r1")), timeline, ["a"])  # type: ignore[arg-type]
-    assert check.ok and check.measured == "1 entries for 1 syncs; 0 revisions lost"
+def finished_at_six(timeline: Timeline, resumed: bool) -> None:
+    """A successful sync_finished of r1 that started at 06:00:00."""
     timeline.append(
         "controller",
         "sync_finished",
         app="a",
         revision="r1",
         phase="Succeeded",
+        dry_run=False,
         started_at="2026-11-30T06:00:00Z",
+        resumed=resumed,
     )
+
+
+def test_a_resumed_sync_logged_twice_under_one_start_time_is_one_sync(tmp_path: Path) -> None:
+    timeline = Timeline(tmp_path / "t.jsonl")
+    for resumed in (False, True):  # killed between the log and the status write, then resumed
+        finished_at_six(timeline, resumed)
+    check = soak_checks.history(Apps(entries("r1")), timeline, ["a"])  # type: ignore[arg-type]
+    assert check.ok and check.measured == "1 entries for 1 syncs; 0 revisions lost"
+    finished_at_six(timeline, resumed=False)
     again = soak_checks.history(Apps(entries("r1")), timeline, ["a"])  # type: ignore[arg-type]
     assert not again.ok and "a: 1 entries for 2 syncs" in again.measured, (
         "not resumed: another sync (same second)"
