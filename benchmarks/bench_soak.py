@@ -45,6 +45,8 @@ HEAL_APPS, AUTO_APPS = ("soak-heal-a", "soak-heal-b"), ("soak-auto",)
 OPS_PER_MINUTE = 60
 """The bound on operations: never more than this many per minute of soak."""
 WEIGHTS = {"commit": 3, "drift": 3, "kill": 3, "apiserver": 1, "webhooks": 1}
+KEEP_DIR = Path("bench-output")
+"""Where a soak whose invariants failed leaves its timeline, logs and statuses (git-ignored)."""
 APISERVER_EVERY_S = 20.0
 """kube-apiserver is restarted at most this often (its leaders need a lease renewal in between)."""
 
@@ -239,6 +241,21 @@ class Soak:
             checks.agent_outages(timeline, self.since_ns, worst),
         ]
 
+    def keep(self, dest: Path) -> Path:
+        """Copy what explains a failed invariant out of the lab before it is torn down.
+
+        The timeline, every log in the lab's directory and each app's last
+        status go to ``dest``; the lab itself is removed as always.
+        """
+        dest.mkdir(parents=True, exist_ok=True)
+        state = self.lab.state_dir
+        for path in [state / "timeline.jsonl", *state.glob("*.log"), *state.glob("*/*.log")]:
+            if path.is_file():
+                shutil.copy2(path, dest / path.name)
+        for name in HEAL_APPS + AUTO_APPS:
+            (dest / f"{name}.yaml").write_text(yaml.safe_dump(self.apps.get(name)))
+        return dest
+
     def close(self) -> None:
         self.kube.close()
 
@@ -257,6 +274,9 @@ def soak(
                 runner.setup()
                 runner.run(minutes)
                 found = runner.check()
+                if not all(c.ok for c in found):
+                    kept = runner.keep(KEEP_DIR / time.strftime("soak-failed-%Y%m%d-%H%M%S"))
+                    progress(f"an invariant failed: timeline, logs and statuses kept in {kept}")
             finally:
                 if runner is not None:
                     runner.close()
