@@ -124,7 +124,7 @@ def test_a_run_that_ran_out_of_time_says_how_many_apps_synced_within_the_limit()
 
 def test_a_setup_that_ran_out_of_time_is_reported_and_the_commit_not_measured() -> None:
     run = engine_run("flux", [], apps=1000, setup_synced=612)
-    assert es.all_synced_text(run) == "setup > 900 s (612 of 1000 synced), not measured"
+    assert es.all_synced_text(run) == "setup > 1800 s (612 of 1000 synced), not measured"
     assert es.quantile_text(run, 0.5) == "not measured"
     assert es.ratio_text(run, engine_run("labkit", [1.0] * 1000, apps=1000), 1.0) == "?"
 
@@ -158,6 +158,7 @@ def test_the_rows_of_one_size_set_every_engine_against_flux_16_core_figure() -> 
 
 def test_limits_and_the_observers_poll_grow_with_the_number_of_apps() -> None:
     assert (es.limit_s(100), es.limit_s(1000)) == (360.0, 900.0)
+    assert (es.setup_limit_s(100), es.setup_limit_s(1000)) == (450.0, 1800.0)
     assert (es.poll_s(20), es.poll_s(100), es.poll_s(1000)) == (0.05, 0.1, 1.0)
 
 
