@@ -79,6 +79,9 @@ class Operations:
         if record.syncing:
             return self._step(spec, now)
         requested = SyncOperation.from_manifest(obj)
+        if requested is not None and _left_over(requested, record):
+            self._clear_operation(spec)  # the API server is down: the reconcile fails and is retried
+            return replace(now, last_decision="cleared the operation of a sync already recorded")
         if requested is not None:
             return self._start(spec, record, now, requested, comparison)
         if record.resumed_started_at is not None:
@@ -235,7 +238,10 @@ class Operations:
         logs it again, same ``started_at``: one operation); killed after (2),
         the result is safe. A failed write (2) returns ``now`` unchanged but for
         the decision: the run stays unrecorded and the next reconcile computes
-        and writes the same result again (no second history entry).
+        and writes the same result again (no second history entry). A failed
+        clear (3) still returns the result, so the record keeps the history it
+        wrote; the operation left behind is cleared by the next reconcile, not
+        run again (:func:`_left_over`).
         """
         succeeded = run.phase is OperationPhase.Succeeded
         done = replace(now, sync_error="" if succeeded else run.message, finished=True)
@@ -254,7 +260,11 @@ class Operations:
             self.schedule(2.0, spec.name, "record-retry")
             return replace(now, last_decision=f"sync result not written yet ({e.message}); trying again")
         run.recorded = True
-        self._clear_operation(spec)
+        try:
+            self._clear_operation(spec)
+        except LabkitError as e:  # recorded: the record must keep this result; the next reconcile clears
+            self.schedule(2.0, spec.name, "clear-retry")
+            return replace(done, last_decision=f"operation not cleared yet ({e.message}); trying again")
         self.schedule(0.0, spec.name, "synced")  # compare again right away
         return done
 
@@ -355,6 +365,28 @@ class Operations:
         patch = {"metadata": {"finalizers": finalizers or None}}
         self.kube.patch(API_VERSION, KIND, record.name, self.namespace, patch)
         return True
+
+
+def _left_over(requested: SyncOperation, record: AppRecord) -> bool:
+    """True when the Application's operation belongs to a sync that already ended and was recorded.
+
+    The result (history, operationState) and the clearing of the operation are
+    two writes (the status is a subresource); Argo CD makes them one. Between
+    them the API server may refuse the clear, or the controller may be killed.
+    Running such an operation again would sync twice and write two history
+    entries for one request. Two cases are known to be left over: this
+    controller recorded the run itself (the same operation, its run recorded),
+    or the operation is automated and no sync is Running in the status (the
+    automated sync policy decides again; it never writes an operation over
+    another one). A user's operation left behind by a controller killed
+    between the two writes is run again: nothing tells it from the same
+    request made anew.
+    """
+    if record.syncing or record.resumed_started_at is not None:
+        return False
+    if record.run is not None and record.run.recorded and requested == record.op:
+        return True
+    return requested.automated and (record.op_state or {}).get("phase") != OperationPhase.Running.value
 
 
 def _resumed_revision(now: OperationResult) -> str | None:

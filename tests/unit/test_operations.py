@@ -127,6 +127,55 @@ def test_a_result_the_api_server_does_not_take_is_written_again_and_logged_once(
     assert kube.find("Application", "demo").get("operation") is None  # type: ignore[union-attr]
 
 
+def test_a_recorded_result_whose_operation_is_not_cleared_is_kept_and_the_operation_not_run_again(
+    tmp_path: Path,
+) -> None:
+    """The soak's 302-for-303: kube-apiserver went away between the result write and the clear."""
+    kube, scheduled = FakeKube(), []
+    obj = requested_sync(kube)
+    ops, record = operations(kube, tmp_path, scheduled), AppRecord("demo", revision=REV)
+    patch = kube.patch
+
+    def api_down(api: str, kind: str, name: str, ns: str, body: dict[str, Any], **kw: Any) -> Any:
+        if "operation" in body and body["operation"] is None:
+            raise KubeApiError("the API server is restarting", code=503)
+        return patch(api, kind, name, ns, body, **kw)
+
+    kube.patch = api_down  # type: ignore[method-assign]
+    first = ops.act(obj, AppSpec.from_manifest(obj), record, None)
+    assert first.finished and [h["revision"] for h in first.history] == [REV], (
+        "the record keeps what it wrote"
+    )
+    assert scheduled[-1] == (2.0, "demo", "clear-retry")
+    _take_operation(record, first)
+    assert not record.syncing
+    kube.patch = patch  # type: ignore[method-assign]
+    again = ops.act(obj, AppSpec.from_manifest(obj), record, None)
+    assert again.last_decision == "cleared the operation of a sync already recorded"
+    assert again.history == first.history and again.run is first.run
+    assert kube.find("Application", "demo").get("operation") is None  # type: ignore[union-attr]
+    assert len(Timeline(tmp_path / "timeline.jsonl").read(kind="sync_started")) == 1, "not run again"
+
+
+def test_an_automated_operation_with_no_running_sync_is_left_over_and_cleared(tmp_path: Path) -> None:
+    """A restarted controller finds auto-sync's operation but a finished operationState: cleared, not run."""
+    kube, scheduled = FakeKube(), []
+    obj = app(auto_sync=True)
+    obj["operation"] = {
+        "sync": {"prune": False},
+        "initiatedBy": {"username": "automated sync policy", "automated": True},
+    }
+    kube.apply(obj)
+    history = [{"id": 0, "revision": REV, "deployStartedAt": "1970-01-01T00:16:30Z"}]
+    done = {"phase": "Succeeded", "startedAt": "1970-01-01T00:16:30Z", "syncResult": {"revision": REV}}
+    record = AppRecord.from_status("demo", {"history": history, "operationState": done})
+    record.revision = REV
+    result = operations(kube, tmp_path, scheduled).act(obj, AppSpec.from_manifest(obj), record, None)
+    assert result.run is None and result.history == history
+    assert kube.find("Application", "demo").get("operation") is None  # type: ignore[union-attr]
+    assert Timeline(tmp_path / "timeline.jsonl").read(kind="sync_started") == []
+
+
 def test_a_sync_cut_short_before_its_status_write_is_resumed_under_its_start_time(tmp_path: Path) -> None:
     """Killed between the log and the status write: the next controller finishes the same operation."""
     kube, scheduled = FakeKube(), []
