@@ -77,21 +77,30 @@ def history(apps: AppClient, timeline: Timeline, names: Sequence[str]) -> Check:
 
 
 def _operations(timeline: Timeline, app: str) -> list[Event]:
-    """The successful, non-dry-run syncs of ``app``; a ``resumed`` one only if not logged before.
+    """The successful, non-dry-run syncs of ``app``: one ``sync_finished`` per operation.
 
-    ``started_at`` has the status's one-second resolution, so two syncs of one
-    revision may share it (a self-heal right after a sync): only a resumed
-    event is matched against it.
+    An operation begins with a ``sync_started`` that is not ``resumed``. A
+    controller killed after logging ``sync_finished`` but before writing the
+    result leaves it Running; the next one resumes it and logs
+    ``sync_started`` and ``sync_finished`` again, both ``resumed``: that
+    finish belongs to the operation in flight and counts only if it was not
+    logged finished before. (Start times cannot tell operations apart: they
+    have the status's one-second resolution, and a self-heal often starts in
+    the same second as the sync before it.)
     """
     found: list[Event] = []
-    logged: set[tuple[str | None, object]] = set()
-    for e in timeline.read(app=app, kind="sync_finished"):
-        if e.data.get("phase") != "Succeeded" or e.data.get("dry_run"):
+    in_flight_finished = False
+    for e in timeline.read(app=app):
+        if e.kind not in ("sync_started", "sync_finished") or e.data.get("dry_run"):
             continue
-        key = (e.revision, e.data.get("started_at"))
-        if not (e.data.get("resumed") and key in logged):
+        resumed = bool(e.data.get("resumed"))
+        if e.kind == "sync_started":
+            if not resumed:
+                in_flight_finished = False
+            continue
+        if e.data.get("phase") == "Succeeded" and not (resumed and in_flight_finished):
             found.append(e)
-        logged.add(key)
+        in_flight_finished = True
     return found
 
 

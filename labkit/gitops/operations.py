@@ -211,6 +211,7 @@ class Operations:
             dry_run=op.dry_run,
             selective=op.resources is not None,
             tasks=len(plan.tasks),
+            resumed=run.resumed,
         )
         return self._step(spec, replace(now, run=run, op=op, memory=memory, resumed_started_at=None))
 

@@ -100,18 +100,16 @@ def operation_state(run: SyncRun, op: SyncOperation) -> Manifest:
 def add_history(history: list[Manifest], spec: AppSpec, run: SyncRun, op: SyncOperation) -> list[Manifest]:
     """Append one entry for a successful sync, trimmed to revisionHistoryLimit.
 
-    A resumed sync (a restarted controller finishing what the stopped one
-    began) adds nothing when its entry, same revision and start time, is
-    there already. Only then: two syncs of one revision may start within the
-    same second (a rollback and an auto-sync back), and each gets its entry.
+    Every call is one entry, a resumed sync's too: its entry cannot be there
+    already, because the history and the final operationState are one status
+    write, and only a sync whose operationState still says Running is resumed.
+    (Matching on revision and start time would be wrong: ``deployStartedAt``
+    has one-second resolution, and a self-heal often starts in the same
+    second as the sync before it.)
     """
     if run.phase is not OperationPhase.Succeeded or op.dry_run:
         return history
     started = iso(run.started_at)
-    if run.resumed and any(
-        h.get("revision") == run.revision and h.get("deployStartedAt") == started for h in history
-    ):
-        return history
     next_id = max((int(h.get("id", 0)) for h in history), default=-1) + 1
     entry = {
         "id": next_id,

@@ -50,31 +50,40 @@ def test_history_fails_when_a_synced_revision_is_missing_or_an_entry_is_extra(tm
     assert not extra.ok and "a: 3 entries for 2 syncs" in extra.measured
 
 
-def finished_at_six(timeline: Timeline, resumed: bool) -> None:
-    """A successful sync_finished of r1 that started at 06:00:00."""
-    timeline.append(
-        "controller",
-        "sync_finished",
-        app="a",
-        revision="r1",
-        phase="Succeeded",
-        dry_run=False,
-        started_at="2026-11-30T06:00:00Z",
-        resumed=resumed,
-    )
+def sync_at_six(timeline: Timeline, *, started: bool = True, finished: bool = True, resumed: bool) -> None:
+    """A sync of r1 that started at 06:00:00: its sync_started and a successful sync_finished."""
+    common = {"app": "a", "revision": "r1", "dry_run": False, "resumed": resumed}
+    if started:
+        timeline.append("controller", "sync_started", **common)
+    if finished:
+        timeline.append(
+            "controller", "sync_finished", phase="Succeeded", started_at="2026-11-30T06:00:00Z", **common
+        )
 
 
-def test_a_resumed_sync_logged_twice_under_one_start_time_is_one_sync(tmp_path: Path) -> None:
+def history_of(timeline: Timeline, *revisions: str) -> soak_checks.Check:
+    return soak_checks.history(Apps(entries(*revisions)), timeline, ["a"])  # type: ignore[arg-type]
+
+
+def test_a_resumed_sync_logged_twice_is_one_sync(tmp_path: Path) -> None:
     timeline = Timeline(tmp_path / "t.jsonl")
     for resumed in (False, True):  # killed between the log and the status write, then resumed
-        finished_at_six(timeline, resumed)
-    check = soak_checks.history(Apps(entries("r1")), timeline, ["a"])  # type: ignore[arg-type]
+        sync_at_six(timeline, resumed=resumed)
+    check = history_of(timeline, "r1")
     assert check.ok and check.measured == "1 entries for 1 syncs; 0 revisions lost"
-    finished_at_six(timeline, resumed=False)
-    again = soak_checks.history(Apps(entries("r1")), timeline, ["a"])  # type: ignore[arg-type]
-    assert not again.ok and "a: 1 entries for 2 syncs" in again.measured, (
-        "not resumed: another sync (same second)"
-    )
+    sync_at_six(timeline, resumed=False)
+    assert "a: 1 entries for 2 syncs" in history_of(timeline, "r1").measured, "a new sync, same second"
+
+
+def test_a_self_heal_resumed_after_a_sync_in_the_same_second_is_a_sync_of_its_own(tmp_path: Path) -> None:
+    """The soak's 592-for-593: auto-sync and self-heal started in one second; the heal killed, resumed."""
+    for logged_before_the_kill in (True, False):
+        timeline = Timeline(tmp_path / f"t-{logged_before_the_kill}.jsonl")
+        sync_at_six(timeline, resumed=False)  # the auto-sync
+        sync_at_six(timeline, resumed=False, finished=logged_before_the_kill)  # the self-heal
+        sync_at_six(timeline, resumed=True)  # the next controller finishes the heal
+        check = history_of(timeline, "r1", "r1")
+        assert check.ok and check.measured == "2 entries for 2 syncs; 0 revisions lost"
 
 
 def test_an_agent_outage_longer_than_the_worst_restart_plus_a_beat_fails(tmp_path: Path) -> None:

@@ -60,7 +60,8 @@ def test_history_keeps_two_syncs_of_one_revision_that_start_in_the_same_second()
     assert [h["id"] for h in history] == [0, 1]
 
 
-def test_a_resumed_sync_does_not_add_its_history_entry_twice() -> None:
-    history = add_history([], spec(), succeeded_run("a" * 40, 100.0), SyncOperation())
-    again = succeeded_run("a" * 40, 100.0, resumed=True)
-    assert add_history(history, spec(), again, SyncOperation()) == history
+def test_a_resumed_self_heal_gets_its_entry_beside_the_sync_that_started_in_the_same_second() -> None:
+    """The soak's 592-for-593: an auto-sync, then a self-heal in the same second, killed and resumed."""
+    history = add_history([], spec(), succeeded_run("a" * 40, 100.1), SyncOperation())
+    heal = succeeded_run("a" * 40, 100.0, resumed=True)  # resumed: its start time read back in seconds
+    assert [h["id"] for h in add_history(history, spec(), heal, SyncOperation())] == [0, 1]
