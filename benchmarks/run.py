@@ -98,7 +98,8 @@ BENCHMARKS: dict[str, Callable[[Path, int], list[Row]]] = {
     "controller": _controller,
     "drift": _drift,
     "engines": _engines,
-    # In `all`: issue 10 asks `make bench` for these rows. Long: 100 and 500 apps took 40 min on 2 cores.
+    # In `all`: issue 10 asks `make bench` for these rows. Long on 2 cores:
+    # 100 and 500 apps took 40 min, 1000 apps 74 min.
     "engine-scale": _engine_scale,
     "sim": _sim,
     "scale": _scale,

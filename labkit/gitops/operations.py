@@ -80,7 +80,7 @@ class Operations:
             return self._step(spec, now)
         requested = SyncOperation.from_manifest(obj)
         if requested is not None and _left_over(requested, record):
-            self._clear_operation(spec)  # the API server is down: the reconcile fails and is retried
+            self._clear_operation(spec)  # if the API server refuses, the reconcile fails and is retried
             return replace(now, last_decision="cleared the operation of a sync already recorded")
         if requested is not None:
             return self._start(spec, record, now, requested, comparison)
