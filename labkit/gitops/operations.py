@@ -81,6 +81,8 @@ class Operations:
         requested = SyncOperation.from_manifest(obj)
         if requested is not None and _left_over(requested, record):
             self._clear_operation(spec)  # if the API server refuses, the reconcile fails and is retried
+            if record.run is not None:
+                record.run.cleared = True
             return replace(now, last_decision="cleared the operation of a sync already recorded")
         if requested is not None:
             return self._start(spec, record, now, requested, comparison)
@@ -263,6 +265,7 @@ class Operations:
         run.recorded = True
         try:
             self._clear_operation(spec)
+            run.cleared = True
         except LabkitError as e:  # recorded: the record must keep this result; the next reconcile clears
             self.schedule(2.0, spec.name, "clear-retry")
             return replace(done, last_decision=f"operation not cleared yet ({e.message}); trying again")
@@ -385,7 +388,8 @@ def _left_over(requested: SyncOperation, record: AppRecord) -> bool:
     """
     if record.syncing or record.resumed_started_at is not None:
         return False
-    if record.run is not None and record.run.recorded and requested == record.op:
+    run = record.run
+    if run is not None and run.recorded and not run.cleared and requested == record.op:
         return True
     return requested.automated and (record.op_state or {}).get("phase") != OperationPhase.Running.value
 

@@ -108,6 +108,9 @@ class SyncRun:
     recorded: bool = False
     """Its result is in the Application's status (set by the controller's Operations); until then
     a finished run still counts as the app's running operation."""
+    cleared: bool = False
+    """Its operation is gone from the Application (set by the controller's Operations): a request
+    made after that is a new one, even if it asks for the same sync."""
     _checked: bool = False
     _next_wave: int = 0
     _wave_done_at: float = 0.0

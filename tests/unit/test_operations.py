@@ -157,6 +157,18 @@ def test_a_recorded_result_whose_operation_is_not_cleared_is_kept_and_the_operat
     assert len(Timeline(tmp_path / "timeline.jsonl").read(kind="sync_started")) == 1, "not run again"
 
 
+def test_the_same_sync_requested_again_after_its_operation_was_cleared_runs_again(tmp_path: Path) -> None:
+    """Notebook 06 syncs by hand once per drift: each request is new, though it asks the same."""
+    kube, scheduled = FakeKube(), []
+    obj = requested_sync(kube)
+    ops, record = operations(kube, tmp_path, scheduled), AppRecord("demo", revision=REV)
+    _take_operation(record, ops.act(obj, AppSpec.from_manifest(obj), record, None))
+    again = requested_sync(kube)
+    result = ops.act(again, AppSpec.from_manifest(again), record, None)
+    assert result.run is not None and result.run is not record.run and result.finished
+    assert len(Timeline(tmp_path / "timeline.jsonl").read(kind="sync_started")) == 2
+
+
 def test_an_automated_operation_with_no_running_sync_is_left_over_and_cleared(tmp_path: Path) -> None:
     """A restarted controller finds auto-sync's operation but a finished operationState: cleared, not run."""
     kube, scheduled = FakeKube(), []
